@@ -1,0 +1,28 @@
+import type { Message } from '../decider.ts';
+
+export type OpenAccount = Message<'OpenAccount', { accountId: string; ownerId: string; currency: string }>;
+export type DepositCash = Message<'DepositCash', { accountId: string; amount: number; reference?: string }>;
+export type WithdrawCash = Message<'WithdrawCash', { accountId: string; amount: number; reference?: string }>;
+export type HoldTransferCredit = Message<
+  'HoldTransferCredit',
+  { accountId: string; transferId: string; amount: number; currency: string; fromAccountId: string }
+>;
+export type ReleaseTransferCredit = Message<'ReleaseTransferCredit', { accountId: string; transferId: string }>;
+export type CancelTransferCredit = Message<'CancelTransferCredit', { accountId: string; transferId: string }>;
+export type DebitForTransfer = Message<
+  'DebitForTransfer',
+  { accountId: string; transferId: string; amount: number; currency: string; toAccountId: string }
+>;
+export type RefundTransferDebit = Message<'RefundTransferDebit', { accountId: string; transferId: string }>;
+export type CloseAccount = Message<'CloseAccount', { accountId: string }>;
+
+export type AccountCommand =
+  | OpenAccount
+  | DepositCash
+  | WithdrawCash
+  | HoldTransferCredit
+  | ReleaseTransferCredit
+  | CancelTransferCredit
+  | DebitForTransfer
+  | RefundTransferDebit
+  | CloseAccount;
