@@ -221,6 +221,7 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
         if (batch.length === 0) break;
         await handled(batch);
       }
+      if (stopping) return;
       live = client.subscribeToAll({
         fromPosition: numberToPosition(position),
         filter: streamNameFilter({ regex: `^(?!\\$|${INTERNAL_PREFIXES.join('|')})` }),
