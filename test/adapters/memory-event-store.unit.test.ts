@@ -93,6 +93,15 @@ describe('in-memory event store, beyond the contract', () => {
       ['account-2', 3],
     ]);
     expect(await store.readCheckpoint('test')).toBe(3);
+
+    await store.append('account-3', [newEvent('CashDeposited', 9)], 'no_stream');
+    let firstBatch = (_events: RecordedEvent[]) => {};
+    const resumed = new Promise<RecordedEvent[]>((resolve) => {
+      firstBatch = resolve;
+    });
+    const again = store.subscribe({ checkpoint: 'test', handle: async (events) => firstBatch(events) });
+    expect((await resumed).map((event) => event.position)).toEqual([4]);
+    await again.stop();
   });
 
   it('ends a subscription whose handler throws, with that error', async () => {
