@@ -1,10 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.ts';
-import {
-  type AggregateRepository,
-  createAggregateRepository,
-} from '../../src/application/aggregate-repository.ts';
+import { createAggregateRepository } from '../../src/application/aggregate-repository.ts';
 import type { IdGenerator } from '../../src/application/ports/ids.ts';
 import {
   type AccountCommand,
@@ -141,19 +138,6 @@ const counterIds = (): IdGenerator => {
 
 const context = { correlationId: 'c-1', causationId: 'c-1', occurredAt: '2030-01-01T00:00:00.000Z' };
 
-/** Sends every command through the repository; rejected commands leave no trace. */
-async function handleAll<Command>(
-  repository: Pick<AggregateRepository<Command, Message, unknown>, 'handle'>,
-  id: string,
-  commands: Command[],
-): Promise<void> {
-  for (const command of commands) {
-    await repository.handle(id, command, context).catch((error: unknown) => {
-      if (!(error instanceof DomainError)) throw error;
-    });
-  }
-}
-
 type Aggregate<Command, Event, State> = {
   decider: Decider<Command, Event, State>;
   id: string;
@@ -165,6 +149,24 @@ function snapshotProperties<Command, Event extends Message, State>(
   name: string,
   { decider, id, streamName, commands }: Aggregate<Command, Event, State>,
 ) {
+  /** A fresh in-memory store with every command sent through the real repository; rejections leave no trace. */
+  async function recordThroughRepository(commands: Command[], snapshotEvery: number) {
+    const store = createInMemoryEventStore();
+    const repository = createAggregateRepository({
+      store,
+      decider,
+      streamName,
+      ids: counterIds(),
+      snapshotEvery,
+    });
+    for (const command of commands) {
+      await repository.handle(id, command, context).catch((error: unknown) => {
+        if (!(error instanceof DomainError)) throw error;
+      });
+    }
+    return { store, repository };
+  }
+
   describe(`${name} snapshots`, () => {
     it('snapshot + tail equals the full replay, at every cut', () => {
       fc.assert(
@@ -181,15 +183,7 @@ function snapshotProperties<Command, Event extends Message, State>(
     it('the repository decides and loads the same with snapshots as a pure replay', async () => {
       await fc.assert(
         fc.asyncProperty(commands, fc.integer({ min: 1, max: 8 }), async (given, snapshotEvery) => {
-          const store = createInMemoryEventStore();
-          const repository = createAggregateRepository({
-            store,
-            decider,
-            streamName,
-            ids: counterIds(),
-            snapshotEvery,
-          });
-          await handleAll(repository, id, given);
+          const { store, repository } = await recordThroughRepository(given, snapshotEvery);
           const history = historyOf(decider, given);
           const recorded = await store.readStream(streamName(id));
           expect(recorded.map(({ type, data }) => ({ type, data }))).toEqual(stored(history));
@@ -211,15 +205,7 @@ function snapshotProperties<Command, Event extends Message, State>(
         fc.asyncProperty(commands, async (given) => {
           const history = historyOf(decider, given);
           fc.pre(history.length > 0);
-          const store = createInMemoryEventStore();
-          const repository = createAggregateRepository({
-            store,
-            decider,
-            streamName,
-            ids: counterIds(),
-            snapshotEvery: 0,
-          });
-          await handleAll(repository, id, given);
+          const { store, repository } = await recordThroughRepository(given, 0);
           const bogus = { revision: history.length - 1, state: { status: 'Bogus' } };
 
           await store.writeSnapshot(streamName(id), {
