@@ -1,0 +1,41 @@
+import postgres from 'postgres';
+
+export type Sql = postgres.Sql;
+export type TransactionSql = postgres.TransactionSql;
+
+const INT8_OID = 20;
+
+/**
+ * A postgres.js pool. int8 columns (positions, revisions, amounts in minor units) come back
+ * as JS numbers: every value we store stays below 2^53, which the domain enforces.
+ */
+export function createSql(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 20,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'esbank' },
+    types: {
+      bigint: {
+        to: INT8_OID,
+        from: [INT8_OID],
+        serialize: (value: number | bigint) => value.toString(),
+        parse: (value: string) => Number(value),
+      },
+    },
+  });
+}
+
+/** Connection-level failures: the database is down or restarting, not a bad statement. */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_ENDED', 'CONNECTION_CLOSED'].includes(
+      code,
+    ) ||
+    code.startsWith('CONNECT_') ||
+    code.startsWith('08') ||
+    ['57P01', '57P02', '57P03'].includes(code)
+  );
+}
