@@ -1,4 +1,4 @@
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../src/adapters/postgres/embedded.ts';
@@ -22,5 +22,8 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '400' },
   });
   process.env.ESBANK_TEST_ADMIN_URL = server.adminUrl;
-  return () => server.stop();
+  return async () => {
+    await server.stop();
+    await rm(parent, { recursive: true, force: true });
+  };
 }
