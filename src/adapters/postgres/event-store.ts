@@ -1,0 +1,275 @@
+import {
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  EventStoreUnavailableError,
+  type ExpectedRevision,
+  type NewEvent,
+  type ReadAllOptions,
+  type RecordedEvent,
+  type Snapshot,
+  type SubscribeOptions,
+  type Subscription,
+  WrongExpectedRevisionError,
+} from '../../application/ports/event-store.ts';
+import { isConnectionError, type Sql } from './client.ts';
+
+const DEFAULT_BATCH_SIZE = 1000;
+const NOTIFY_CHANNEL = 'esbank_events';
+const POLL_MIN_MS = 20;
+const POLL_MAX_MS = 500;
+
+type EventRow = {
+  global_position: number;
+  stream_name: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: EventMetadata;
+};
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  id: row.event_id,
+  type: row.type,
+  data: row.data,
+  metadata: row.metadata,
+  streamName: row.stream_name,
+  revision: row.revision,
+  position: row.global_position,
+});
+
+const expectedToSql = (expected: ExpectedRevision): number | null =>
+  expected === 'any' ? null : expected === 'no_stream' ? -1 : expected;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export type PostgresEventStore = EventStore & {
+  /** Every stream name with the prefix (e.g. `account-`), for `esbank snapshot --all`. */
+  listStreams(prefix?: string): Promise<string[]>;
+};
+
+/**
+ * The event store on PostgreSQL (migrations/0001_event_store.sql).
+ *
+ * No skipped events: `esbank_append` draws a transaction id and the global positions together
+ * under an advisory lock, so positions grow with transaction ids. Readers only return events
+ * whose transaction id is below `pg_snapshot_xmin(pg_current_snapshot())`: every such transaction
+ * has committed or aborted, and any later commit has a higher transaction id and so a higher
+ * position. What a reader sees is therefore always a gap-free prefix of the log.
+ */
+export function createPostgresEventStore(sql: Sql): PostgresEventStore {
+  /** Wakes live subscriptions; LISTEN is set up on the first subscription. */
+  const waiters = new Set<() => void>();
+  let listening: Promise<{ unlisten(): Promise<void> } | null> | undefined;
+  const subscriptions = new Set<Subscription>();
+
+  const wakeAll = () => {
+    for (const wake of waiters) wake();
+  };
+
+  const ensureListening = () => {
+    listening ??= sql.listen(NOTIFY_CHANNEL, wakeAll).catch(() => null);
+  };
+
+  async function guard<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isConnectionError(error)) {
+        throw new EventStoreUnavailableError(`The event store is unreachable: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async function readAll({ after, batchSize = DEFAULT_BATCH_SIZE, eventTypes }: ReadAllOptions) {
+    return guard(async () => {
+      const rows = await sql<EventRow[]>`
+        SELECT global_position, stream_name, revision, event_id, type, data, metadata
+        FROM events
+        WHERE global_position > ${after}
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ${eventTypes ? sql`AND type = ANY(${eventTypes as string[]})` : sql``}
+        ORDER BY global_position
+        LIMIT ${batchSize}`;
+      return rows.map(toRecorded);
+    });
+  }
+
+  async function readCheckpoint(name: string): Promise<number | null> {
+    return guard(async () => {
+      const [row] = await sql<{ position: number }[]>`
+        SELECT position FROM subscription_checkpoints WHERE name = ${name}`;
+      return row?.position ?? null;
+    });
+  }
+
+  async function storeCheckpoint(name: string, position: number): Promise<void> {
+    await guard(
+      () => sql`
+        INSERT INTO subscription_checkpoints (name, position) VALUES (${name}, ${position})
+        ON CONFLICT (name) DO UPDATE
+          SET position = GREATEST(subscription_checkpoints.position, excluded.position), updated_at = now()`,
+    );
+  }
+
+  function subscribe(options: SubscribeOptions): Subscription {
+    const { checkpoint, batchSize = DEFAULT_BATCH_SIZE, eventTypes, handle } = options;
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    ensureListening();
+
+    const waitForNews = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        wake = done;
+        waiters.add(done);
+      });
+
+    const run = async () => {
+      let after = (checkpoint ? await readCheckpoint(checkpoint) : null) ?? options.after ?? 0;
+      let idleMs = POLL_MIN_MS;
+      let failures = 0;
+      while (!stopped) {
+        let batch: RecordedEvent[];
+        try {
+          batch = await readAll({ after, batchSize, ...(eventTypes ? { eventTypes } : {}) });
+          failures = 0;
+        } catch (error) {
+          if (!(error instanceof EventStoreUnavailableError)) throw error;
+          // The database is down or restarting: keep the subscription and try again.
+          await waitForNews(Math.min(5000, 100 * 2 ** failures++));
+          continue;
+        }
+        if (batch.length === 0) {
+          await waitForNews(idleMs);
+          idleMs = Math.min(POLL_MAX_MS, idleMs * 2);
+          continue;
+        }
+        idleMs = POLL_MIN_MS;
+        await handle(batch);
+        after = batch[batch.length - 1]!.position;
+        if (checkpoint) await storeCheckpoint(checkpoint, after);
+      }
+    };
+
+    const done = run();
+    const subscription: Subscription = {
+      done,
+      async stop() {
+        stopped = true;
+        wake?.();
+        subscriptions.delete(subscription);
+        await done.catch(() => {});
+      },
+    };
+    subscriptions.add(subscription);
+    done.catch(() => subscriptions.delete(subscription));
+    return subscription;
+  }
+
+  return {
+    async append(streamName: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+      if (events.length === 0) throw new Error('append needs at least one event');
+      try {
+        const [row] = await sql<{ next_revision: number; last_position: number }[]>`
+          SELECT next_revision, last_position
+          FROM esbank_append(${streamName}, ${expectedToSql(expected)}, ${sql.json(events as never)})`;
+        return { nextExpectedRevision: row!.next_revision, position: row!.last_position };
+      } catch (error) {
+        const { code, detail, constraint_name } = error as {
+          code?: string;
+          detail?: string;
+          constraint_name?: string;
+        };
+        if (code === 'EB409') {
+          const actual = Number(detail);
+          throw new WrongExpectedRevisionError(streamName, expected, actual < 0 ? 'no_stream' : actual);
+        }
+        if (code === '23505' && constraint_name === 'events_stream_revision') {
+          throw new WrongExpectedRevisionError(streamName, expected, 'unknown');
+        }
+        if (isConnectionError(error)) {
+          throw new EventStoreUnavailableError(
+            `The event store is unreachable: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        throw error;
+      }
+    },
+
+    async readStream(streamName, { fromRevision = 0, maxCount } = {}) {
+      return guard(async () => {
+        const rows = await sql<EventRow[]>`
+          SELECT global_position, stream_name, revision, event_id, type, data, metadata
+          FROM events
+          WHERE stream_name = ${streamName} AND revision >= ${fromRevision}
+          ORDER BY revision
+          ${maxCount === undefined ? sql`` : sql`LIMIT ${maxCount}`}`;
+        return rows.map(toRecorded);
+      });
+    },
+
+    readAll,
+
+    async headPosition() {
+      return guard(async () => {
+        const [row] = await sql<{ global_position: number }[]>`
+          SELECT global_position FROM events
+          WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY global_position DESC LIMIT 1`;
+        return row?.global_position ?? 0;
+      });
+    },
+
+    subscribe,
+    readCheckpoint,
+    storeCheckpoint,
+
+    async readSnapshot(streamName: string): Promise<Snapshot | null> {
+      return guard(async () => {
+        const [row] = await sql<{ revision: number; schema_version: number; state: unknown }[]>`
+          SELECT revision, schema_version, state FROM snapshots WHERE stream_name = ${streamName}`;
+        return row ? { revision: row.revision, schemaVersion: row.schema_version, state: row.state } : null;
+      });
+    },
+
+    async writeSnapshot(streamName: string, snapshot: Snapshot): Promise<void> {
+      await guard(
+        () => sql`
+          INSERT INTO snapshots (stream_name, revision, schema_version, state)
+          VALUES (${streamName}, ${snapshot.revision}, ${snapshot.schemaVersion}, ${sql.json(snapshot.state as never)})
+          ON CONFLICT (stream_name) DO UPDATE
+            SET revision = excluded.revision, schema_version = excluded.schema_version,
+                state = excluded.state, taken_at = now()
+            WHERE snapshots.revision <= excluded.revision`,
+      );
+    },
+
+    async listStreams(prefix = '') {
+      return guard(async () => {
+        const rows = await sql<{ stream_name: string }[]>`
+          SELECT DISTINCT stream_name FROM events WHERE stream_name LIKE ${`${prefix}%`} ORDER BY stream_name`;
+        return rows.map((row) => row.stream_name);
+      });
+    },
+
+    async close() {
+      await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
+      const listener = await listening;
+      await listener?.unlisten().catch(() => {});
+    },
+  };
+}
