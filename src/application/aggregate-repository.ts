@@ -1,11 +1,11 @@
 import type { Decider, Message } from '../domain/decider.ts';
-import type { IdGenerator } from './ports/ids.ts';
 import {
   type EventMetadata,
   type EventStore,
   type ExpectedRevision,
   WrongExpectedRevisionError,
 } from './ports/event-store.ts';
+import type { IdGenerator } from './ports/ids.ts';
 
 /** Who asks and why: copied into every event's metadata. */
 export type CommandContext = Omit<EventMetadata, 'schemaVersion'>;
@@ -79,7 +79,11 @@ export function createAggregateRepository<Command, Event extends Message, State>
     }
   }
 
-  async function handle(id: string, command: Command, context: CommandContext): Promise<Handled<Event, State>> {
+  async function handle(
+    id: string,
+    command: Command,
+    context: CommandContext,
+  ): Promise<Handled<Event, State>> {
     for (let attempt = 1; ; attempt++) {
       const loaded = await load(id);
       const events = decider.decide(command, loaded.state);

@@ -14,7 +14,10 @@ export const isValidCurrency = (currency: unknown): currency is string =>
 
 export function assertAmount(amount: number): void {
   if (!isValidAmount(amount)) {
-    throw new DomainError('INVALID_AMOUNT', `Amount must be an integer in minor units from 1 to ${MAX_AMOUNT}`);
+    throw new DomainError(
+      'INVALID_AMOUNT',
+      `Amount must be an integer in minor units from 1 to ${MAX_AMOUNT}`,
+    );
   }
 }
 

@@ -42,7 +42,6 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
 const expectedToSql = (expected: ExpectedRevision): number | null =>
   expected === 'any' ? null : expected === 'no_stream' ? -1 : expected;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type PostgresEventStore = EventStore & {
   /** Every stream name with the prefix (e.g. `account-`), for `esbank snapshot --all`. */

@@ -99,7 +99,10 @@ export type Subscription = {
 export interface EventStore {
   append(streamName: string, events: NewEvent[], expectedRevision: ExpectedRevision): Promise<AppendResult>;
   /** Events of one stream from `fromRevision` (inclusive), in revision order; [] for no stream. */
-  readStream(streamName: string, options?: { fromRevision?: number; maxCount?: number }): Promise<RecordedEvent[]>;
+  readStream(
+    streamName: string,
+    options?: { fromRevision?: number; maxCount?: number },
+  ): Promise<RecordedEvent[]>;
   /** One batch of the global log after `after`; an empty batch means the reader is caught up. */
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /** The global position of the newest event a reader can see now (0 for an empty log). */

@@ -7,7 +7,10 @@ export type HoldTransferCredit = Message<
   'HoldTransferCredit',
   { accountId: string; transferId: string; amount: number; currency: string; fromAccountId: string }
 >;
-export type ReleaseTransferCredit = Message<'ReleaseTransferCredit', { accountId: string; transferId: string }>;
+export type ReleaseTransferCredit = Message<
+  'ReleaseTransferCredit',
+  { accountId: string; transferId: string }
+>;
 export type CancelTransferCredit = Message<'CancelTransferCredit', { accountId: string; transferId: string }>;
 export type DebitForTransfer = Message<
   'DebitForTransfer',

@@ -99,9 +99,15 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       assertAmount(amount);
       requireCurrency(account, currency);
       const reason =
-        account.status === 'Closed' ? 'ACCOUNT_CLOSED' : amount > account.available ? 'INSUFFICIENT_FUNDS' : null;
+        account.status === 'Closed'
+          ? 'ACCOUNT_CLOSED'
+          : amount > account.available
+            ? 'INSUFFICIENT_FUNDS'
+            : null;
       if (reason) {
-        return [{ type: 'TransferDebitRejected', data: { accountId, transferId, amount, toAccountId, reason } }];
+        return [
+          { type: 'TransferDebitRejected', data: { accountId, transferId, amount, toAccountId, reason } },
+        ];
       }
       return [{ type: 'TransferDebited', data: { accountId, transferId, amount, toAccountId } }];
     }
@@ -117,7 +123,10 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
     case 'CloseAccount': {
       const account = requireOpen(state);
       if (account.pending > 0) {
-        throw new DomainError('ACCOUNT_HAS_PENDING_TRANSFERS', 'A transfer still holds a credit on the account');
+        throw new DomainError(
+          'ACCOUNT_HAS_PENDING_TRANSFERS',
+          'A transfer still holds a credit on the account',
+        );
       }
       if (account.available !== 0) {
         throw new DomainError('ACCOUNT_NOT_EMPTY', 'Only an account with a zero balance can be closed');

@@ -2,9 +2,18 @@ import type { Message } from '../decider.ts';
 
 export type DebitRejectionReason = 'INSUFFICIENT_FUNDS' | 'ACCOUNT_CLOSED';
 
-export type AccountOpened = Message<'AccountOpened', { accountId: string; ownerId: string; currency: string }>;
-export type CashDeposited = Message<'CashDeposited', { accountId: string; amount: number; reference?: string }>;
-export type CashWithdrawn = Message<'CashWithdrawn', { accountId: string; amount: number; reference?: string }>;
+export type AccountOpened = Message<
+  'AccountOpened',
+  { accountId: string; ownerId: string; currency: string }
+>;
+export type CashDeposited = Message<
+  'CashDeposited',
+  { accountId: string; amount: number; reference?: string }
+>;
+export type CashWithdrawn = Message<
+  'CashWithdrawn',
+  { accountId: string; amount: number; reference?: string }
+>;
 /** Soft state: the credit is recorded but pending, locked to one transfer, never spendable. */
 export type TransferCreditHeld = Message<
   'TransferCreditHeld',

@@ -8,7 +8,10 @@ export type CompleteTransfer = Message<'CompleteTransfer', { transferId: string 
 export type CancelTransfer = Message<'CancelTransfer', { transferId: string; reason: CancellationReason }>;
 /** Fired by the deadline job; `now` is the job's clock, so the decider stays pure. */
 export type ExpireTransfer = Message<'ExpireTransfer', { transferId: string; now: string }>;
-export type RecordCompensation = Message<'RecordCompensation', { transferId: string; step: CompensationStep }>;
+export type RecordCompensation = Message<
+  'RecordCompensation',
+  { transferId: string; step: CompensationStep }
+>;
 
 export type TransferCommand =
   | RequestTransfer

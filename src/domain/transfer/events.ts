@@ -20,7 +20,10 @@ export type TransferCreditRecorded = Message<'TransferCreditRecorded', { transfe
 /** The source was debited: the pivot. From here the saga only goes forward. */
 export type TransferDebitRecorded = Message<'TransferDebitRecorded', { transferId: string }>;
 export type TransferCompleted = Message<'TransferCompleted', { transferId: string }>;
-export type TransferCancelled = Message<'TransferCancelled', { transferId: string; reason: CancellationReason }>;
+export type TransferCancelled = Message<
+  'TransferCancelled',
+  { transferId: string; reason: CancellationReason }
+>;
 export type TransferCompensationRecorded = Message<
   'TransferCompensationRecorded',
   { transferId: string; step: CompensationStep }
