@@ -42,7 +42,6 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
 const expectedToSql = (expected: ExpectedRevision): number | null =>
   expected === 'any' ? null : expected === 'no_stream' ? -1 : expected;
 
-
 export type PostgresEventStore = EventStore & {
   /** Every stream name with the prefix (e.g. `account-`), for `esbank snapshot --all`. */
   listStreams(prefix?: string): Promise<string[]>;

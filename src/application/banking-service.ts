@@ -1,0 +1,164 @@
+import {
+  type AccountCommand,
+  type AccountEvent,
+  type AccountState,
+  accountDecider,
+  accountStreamName,
+} from '../domain/account/index.ts';
+import { DomainError } from '../domain/errors.ts';
+import { assertAmount } from '../domain/money.ts';
+import {
+  type TransferCommand,
+  type TransferEvent,
+  type TransferState,
+  transferDecider,
+  transferStreamName,
+} from '../domain/transfer/index.ts';
+import {
+  type AggregateRepository,
+  type CommandContext,
+  createAggregateRepository,
+} from './aggregate-repository.ts';
+import type { Clock } from './ports/clock.ts';
+import type { EventStore } from './ports/event-store.ts';
+import type { IdGenerator } from './ports/ids.ts';
+
+/** Who is asking: the request id (causation) and the authenticated principal, when known. */
+export type RequestContext = { requestId: string; principal?: string };
+
+export type AccountRepository = AggregateRepository<AccountCommand, AccountEvent, AccountState>;
+export type TransferRepository = AggregateRepository<TransferCommand, TransferEvent, TransferState>;
+
+export type BankingServiceDeps = {
+  store: EventStore;
+  ids: IdGenerator;
+  clock: Clock;
+  snapshotEvery: number;
+  transferDeadlineMs: number;
+  onSnapshotError?: (error: unknown) => void;
+};
+
+/** The outcome of a command: the aggregate's new state and the global position of its last event. */
+export type CommandResult<State> = { state: State; position: number | null };
+
+export type BankingService = ReturnType<typeof createBankingService>;
+
+/** The write-side use cases (SPEC §2–3); each loads, decides and appends with conflict retries. */
+export function createBankingService(deps: BankingServiceDeps) {
+  const { store, ids, clock, snapshotEvery, onSnapshotError } = deps;
+  const common = { store, ids, snapshotEvery, ...(onSnapshotError ? { onSnapshotError } : {}) };
+  const accounts: AccountRepository = createAggregateRepository({
+    ...common,
+    decider: accountDecider,
+    streamName: accountStreamName,
+  });
+  const transfers: TransferRepository = createAggregateRepository({
+    ...common,
+    decider: transferDecider,
+    streamName: transferStreamName,
+  });
+
+  const commandContext = (request: RequestContext, correlationId = request.requestId): CommandContext => ({
+    correlationId,
+    causationId: request.requestId,
+    occurredAt: clock.now().toISOString(),
+    ...(request.principal ? { principal: request.principal } : {}),
+  });
+
+  const onAccount = async (accountId: string, command: AccountCommand, request: RequestContext) => {
+    const { state, position } = await accounts.handle(accountId, command, commandContext(request));
+    return { state, position };
+  };
+
+  const requireOpenAccount = async (accountId: string) => {
+    const { state } = await accounts.load(accountId);
+    if (state.status === 'Unopened')
+      throw new DomainError('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`);
+    if (state.status === 'Closed') throw new DomainError('ACCOUNT_CLOSED', `Account ${accountId} is closed`);
+    return state;
+  };
+
+  return {
+    accounts,
+    transfers,
+    commandContext,
+
+    openAccount(
+      input: { accountId?: string; ownerId: string; currency: string },
+      request: RequestContext,
+    ): Promise<CommandResult<AccountState> & { accountId: string }> {
+      const accountId = input.accountId ?? ids.newId();
+      const command: AccountCommand = {
+        type: 'OpenAccount',
+        data: { accountId, ownerId: input.ownerId, currency: input.currency },
+      };
+      return onAccount(accountId, command, request).then((result) => ({ ...result, accountId }));
+    },
+
+    depositCash(input: { accountId: string; amount: number; reference?: string }, request: RequestContext) {
+      return onAccount(input.accountId, { type: 'DepositCash', data: input }, request);
+    },
+
+    withdrawCash(input: { accountId: string; amount: number; reference?: string }, request: RequestContext) {
+      return onAccount(input.accountId, { type: 'WithdrawCash', data: input }, request);
+    },
+
+    closeAccount(input: { accountId: string }, request: RequestContext) {
+      return onAccount(input.accountId, { type: 'CloseAccount', data: input }, request);
+    },
+
+    /**
+     * Checks synchronously what can be checked now (both accounts open, different, same
+     * currency, a valid amount), then records TransferRequested with its deadline. The saga
+     * coordinator, reading the log, does the rest.
+     */
+    async requestTransfer(
+      input: {
+        transferId?: string;
+        fromAccountId: string;
+        toAccountId: string;
+        amount: number;
+        reference?: string;
+      },
+      request: RequestContext,
+    ): Promise<CommandResult<TransferState> & { transferId: string }> {
+      const transferId = input.transferId ?? ids.newId();
+      assertAmount(input.amount);
+      if (input.fromAccountId === input.toAccountId) {
+        throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
+      }
+      const [from, to] = await Promise.all([
+        requireOpenAccount(input.fromAccountId),
+        requireOpenAccount(input.toAccountId),
+      ]);
+      if (from.currency !== to.currency) {
+        throw new DomainError(
+          'CURRENCY_MISMATCH',
+          `Cannot transfer ${from.currency} to an account in ${to.currency}`,
+        );
+      }
+      const now = clock.now();
+      const command: TransferCommand = {
+        type: 'RequestTransfer',
+        data: {
+          transferId,
+          fromAccountId: input.fromAccountId,
+          toAccountId: input.toAccountId,
+          amount: input.amount,
+          currency: from.currency,
+          ...(input.reference === undefined ? {} : { reference: input.reference }),
+          deadlineAt: new Date(now.getTime() + deps.transferDeadlineMs).toISOString(),
+        },
+      };
+      const { state, position } = await transfers.handle(
+        transferId,
+        command,
+        commandContext(request, transferId),
+      );
+      return { state, position, transferId };
+    },
+
+    loadAccount: (accountId: string) => accounts.load(accountId),
+    loadTransfer: (transferId: string) => transfers.load(transferId),
+  };
+}

@@ -1,0 +1,241 @@
+import type { CommandContext } from '../application/aggregate-repository.ts';
+import type { AccountRepository, TransferRepository } from '../application/banking-service.ts';
+import type { Clock } from '../application/ports/clock.ts';
+import {
+  type EventStore,
+  EventStoreUnavailableError,
+  type RecordedEvent,
+  type Subscription,
+  WrongExpectedRevisionError,
+} from '../application/ports/event-store.ts';
+import type { AppLogger } from '../application/ports/logger.ts';
+import type { SagaStore } from '../application/ports/saga-store.ts';
+import { DomainError } from '../domain/errors.ts';
+import {
+  isSagaEvent,
+  onDeadline,
+  react,
+  SAGA_EVENT_TYPES,
+  type SagaCommand,
+  type SagaReaction,
+} from './transfer-saga.ts';
+
+export type TransferSagaCoordinatorDeps = {
+  store: EventStore;
+  sagaStore: SagaStore;
+  accounts: AccountRepository;
+  transfers: TransferRepository;
+  clock: Clock;
+  logger: AppLogger;
+  /** Durable subscription name; instances sharing it share the checkpoint. */
+  checkpointName?: string;
+  batchSize?: number;
+  /** How many transfers of one batch are worked on at once (events of one transfer stay in order). */
+  concurrency?: number;
+  deadlineLeaseMs?: number;
+  /** Retries of a transient failure (store down) before the subscription restarts from its checkpoint. */
+  transientAttempts?: number;
+};
+
+export type TransferSagaCoordinator = {
+  /** Subscribes to the log from the checkpoint; restarts itself with backoff after a failure. */
+  start(): void;
+  stop(): Promise<void>;
+  /** Handles a batch as the subscription would (tests drive redelivery with it). */
+  handleBatch(events: RecordedEvent[]): Promise<void>;
+  /** Claims due deadlines and expires their transfers; returns how many were claimed. */
+  fireDueDeadlines(): Promise<number>;
+};
+
+/** The transfer changed under us (a deadline raced a step): load it again and re-decide. */
+const isRace = (error: unknown) =>
+  error instanceof WrongExpectedRevisionError ||
+  (error instanceof DomainError &&
+    ['TRANSFER_NOT_PENDING', 'TRANSFER_PAST_PIVOT', 'INVALID_TRANSITION'].includes(error.code));
+
+const isTransient = (error: unknown) =>
+  error instanceof EventStoreUnavailableError ||
+  (error instanceof Error &&
+    ['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_ENDED', '57P01'].includes(
+      String((error as { code?: unknown }).code),
+    ));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `work` over `items` with at most `limit` in flight. */
+async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+const RACE_ATTEMPTS = 20;
+const POISON_ATTEMPTS = 3;
+
+/**
+ * TransferSagaCoordinator (SPEC §3): reads the log through a checkpointed subscription, and for
+ * each saga event loads the transfer, asks the pure `react` what to do, and sends the commands.
+ * Every command is idempotent in its aggregate, so redelivery after a crash, duplicates and several
+ * instances change nothing; the checkpoint moves only after a batch is fully handled.
+ */
+export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps): TransferSagaCoordinator {
+  const { store, sagaStore, accounts, transfers, clock, logger } = deps;
+  const checkpoint = deps.checkpointName ?? 'transfer-saga';
+  const concurrency = deps.concurrency ?? 32;
+  const transientAttempts = deps.transientAttempts ?? 6;
+  const leaseMs = deps.deadlineLeaseMs ?? 30_000;
+  let subscription: Subscription | undefined;
+  let running: Promise<void> | undefined;
+  let stopping = false;
+
+  const context = (transferId: string, causationId: string): CommandContext => ({
+    correlationId: transferId,
+    causationId,
+    occurredAt: clock.now().toISOString(),
+    principal: 'saga:transfer',
+  });
+
+  async function execute(command: SagaCommand, ctx: CommandContext) {
+    if (command.aggregate === 'account') await accounts.handle(command.id, command.command, ctx);
+    else await transfers.handle(command.id, command.command, ctx);
+  }
+
+  async function apply(reaction: SagaReaction, ctx: CommandContext) {
+    for (const deadline of reaction.deadlines) {
+      if (deadline.type === 'schedule')
+        await sagaStore.schedule(deadline.transferId, new Date(deadline.dueAt));
+      else await sagaStore.cancel(deadline.transferId);
+    }
+    for (const command of reaction.commands) await execute(command, ctx);
+  }
+
+  /** Retries transient failures with exponential backoff; the last one propagates. */
+  async function withTransientRetry<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isTransient(error) || attempt >= transientAttempts || stopping) throw error;
+        await sleep(Math.min(5_000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  async function reactUntilSettled(transferId: string, decide: () => Promise<void>) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await withTransientRetry(decide);
+      } catch (error) {
+        if (!isRace(error) || attempt >= RACE_ATTEMPTS) throw error;
+        logger.debug(
+          { correlationId: transferId, err: error },
+          'transfer changed under the saga; reacting again',
+        );
+      }
+    }
+  }
+
+  async function handleEvent(event: RecordedEvent) {
+    if (!isSagaEvent(event)) return;
+    const transferId = String(event.data.transferId);
+    const ctx = context(transferId, event.id);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await reactUntilSettled(transferId, async () => {
+          const { state } = await transfers.load(transferId);
+          await apply(react(event, state), ctx);
+        });
+        return;
+      } catch (error) {
+        if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
+        if (attempt < POISON_ATTEMPTS) continue;
+        logger.error(
+          {
+            correlationId: transferId,
+            eventId: event.id,
+            eventType: event.type,
+            position: event.position,
+            err: error,
+          },
+          'saga parked an event it cannot handle',
+        );
+        await sagaStore.park({
+          eventId: event.id,
+          position: event.position,
+          type: event.type,
+          correlationId: transferId,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return;
+      }
+    }
+  }
+
+  async function handleBatch(events: RecordedEvent[]) {
+    const byTransfer = new Map<string, RecordedEvent[]>();
+    for (const event of events) {
+      const key = String(event.data.transferId ?? event.id);
+      byTransfer.set(key, [...(byTransfer.get(key) ?? []), event]);
+    }
+    await inParallel([...byTransfer.values()], concurrency, async (ofOneTransfer) => {
+      for (const event of ofOneTransfer) await handleEvent(event);
+    });
+  }
+
+  async function runForever() {
+    for (let failures = 0; !stopping; ) {
+      subscription = store.subscribe({
+        checkpoint,
+        batchSize: deps.batchSize ?? 500,
+        eventTypes: SAGA_EVENT_TYPES,
+        handle: handleBatch,
+      });
+      try {
+        await subscription.done;
+        failures = 0;
+      } catch (error) {
+        failures++;
+        logger.warn({ err: error, failures }, 'saga subscription failed; restarting from its checkpoint');
+        await sleep(Math.min(10_000, 100 * 2 ** failures));
+      }
+    }
+  }
+
+  return {
+    start() {
+      stopping = false;
+      running ??= runForever();
+    },
+    async stop() {
+      stopping = true;
+      await subscription?.stop();
+      await running;
+      running = undefined;
+    },
+    handleBatch,
+    async fireDueDeadlines() {
+      const now = clock.now();
+      const due = await sagaStore.claimDue(now, 200, leaseMs);
+      await inParallel(due, concurrency, async (transferId) => {
+        const ctx = context(transferId, `deadline:${transferId}`);
+        try {
+          await reactUntilSettled(transferId, async () => {
+            for (const command of onDeadline(transferId, now)) await execute(command, ctx);
+          });
+          const { state } = await transfers.load(transferId);
+          // Still before the pivot means not yet due by the transfer's own deadline: the lease brings it back.
+          if (state.status !== 'Requested' && state.status !== 'CreditHeld')
+            await sagaStore.cancel(transferId);
+        } catch (error) {
+          logger.warn(
+            { correlationId: transferId, err: error },
+            'deadline not fired; it is retried when its lease ends',
+          );
+        }
+      });
+      return due.length;
+    },
+  };
+}

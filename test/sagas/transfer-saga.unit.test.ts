@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import type { TransferDetails, TransferState } from '../../src/domain/transfer/index.ts';
+import { onDeadline, react, type SagaEvent } from '../../src/sagas/transfer-saga.ts';
+
+const details: TransferDetails = {
+  transferId: 't1',
+  fromAccountId: 'src',
+  toAccountId: 'dst',
+  amount: 100,
+  currency: 'EUR',
+  deadlineAt: '2030-01-01T00:00:30.000Z',
+};
+const requested: TransferState = { status: 'Requested', details };
+const creditHeld: TransferState = { status: 'CreditHeld', details };
+const debited: TransferState = { status: 'Debited', details };
+const completed: TransferState = { status: 'Completed', details };
+const cancelled: TransferState = {
+  status: 'Cancelled',
+  details,
+  reason: 'DEADLINE_EXPIRED',
+  compensations: [],
+};
+const leg = { accountId: 'dst', transferId: 't1', amount: 100 };
+
+const ev = (type: SagaEvent['type'], data: Record<string, unknown> = {}) =>
+  ({ type, data: { transferId: 't1', ...data } }) as SagaEvent;
+
+describe('TransferSagaCoordinator reactions', () => {
+  it('TransferRequested → hold the credit on the destination first and schedule the deadline', () => {
+    expect(react({ type: 'TransferRequested', data: details }, requested)).toEqual({
+      commands: [
+        {
+          aggregate: 'account',
+          id: 'dst',
+          command: {
+            type: 'HoldTransferCredit',
+            data: { accountId: 'dst', transferId: 't1', amount: 100, currency: 'EUR', fromAccountId: 'src' },
+          },
+        },
+      ],
+      deadlines: [{ type: 'schedule', transferId: 't1', dueAt: details.deadlineAt }],
+    });
+  });
+
+  it('TransferRequested redelivered after the transfer moved on does nothing but keep the deadline', () => {
+    expect(react({ type: 'TransferRequested', data: details }, creditHeld).commands).toEqual([]);
+    expect(react({ type: 'TransferRequested', data: details }, completed)).toEqual({
+      commands: [],
+      deadlines: [],
+    });
+    expect(react({ type: 'TransferRequested', data: details }, cancelled)).toEqual({
+      commands: [],
+      deadlines: [],
+    });
+  });
+
+  it('TransferCreditHeld → the transfer records the semantic lock', () => {
+    expect(react(ev('TransferCreditHeld', leg), requested).commands).toEqual([
+      { aggregate: 'transfer', id: 't1', command: { type: 'RecordCreditHeld', data: { transferId: 't1' } } },
+    ]);
+    expect(react(ev('TransferCreditHeld', leg), creditHeld).commands).toEqual([]);
+  });
+
+  it('TransferCreditHeld on a cancelled transfer → the late hold is cancelled', () => {
+    expect(react(ev('TransferCreditHeld', leg), cancelled).commands).toEqual([
+      {
+        aggregate: 'account',
+        id: 'dst',
+        command: { type: 'CancelTransferCredit', data: { accountId: 'dst', transferId: 't1' } },
+      },
+    ]);
+  });
+
+  it('TransferCreditRefused → cancel the transfer with ACCOUNT_CLOSED', () => {
+    expect(react(ev('TransferCreditRefused', { reason: 'ACCOUNT_CLOSED' }), requested).commands).toEqual([
+      {
+        aggregate: 'transfer',
+        id: 't1',
+        command: { type: 'CancelTransfer', data: { transferId: 't1', reason: 'ACCOUNT_CLOSED' } },
+      },
+    ]);
+  });
+
+  it('TransferCreditRecorded → debit the source (the pivot)', () => {
+    expect(react(ev('TransferCreditRecorded'), creditHeld).commands).toEqual([
+      {
+        aggregate: 'account',
+        id: 'src',
+        command: {
+          type: 'DebitForTransfer',
+          data: { accountId: 'src', transferId: 't1', amount: 100, currency: 'EUR', toAccountId: 'dst' },
+        },
+      },
+    ]);
+    expect(react(ev('TransferCreditRecorded'), cancelled).commands).toEqual([]);
+  });
+
+  it('TransferDebited → record the pivot on the transfer', () => {
+    expect(react(ev('TransferDebited'), creditHeld).commands).toEqual([
+      { aggregate: 'transfer', id: 't1', command: { type: 'RecordDebit', data: { transferId: 't1' } } },
+    ]);
+    expect(react(ev('TransferDebited'), debited).commands).toEqual([]);
+  });
+
+  it('TransferDebited on a cancelled transfer (the deadline race) → refund the debit', () => {
+    expect(react(ev('TransferDebited'), cancelled).commands).toEqual([
+      {
+        aggregate: 'account',
+        id: 'src',
+        command: { type: 'RefundTransferDebit', data: { accountId: 'src', transferId: 't1' } },
+      },
+    ]);
+  });
+
+  it('TransferDebitRejected → cancel the transfer with the reason; never after the pivot', () => {
+    expect(react(ev('TransferDebitRejected', { reason: 'INSUFFICIENT_FUNDS' }), creditHeld).commands).toEqual(
+      [
+        {
+          aggregate: 'transfer',
+          id: 't1',
+          command: { type: 'CancelTransfer', data: { transferId: 't1', reason: 'INSUFFICIENT_FUNDS' } },
+        },
+      ],
+    );
+    expect(react(ev('TransferDebitRejected', { reason: 'INSUFFICIENT_FUNDS' }), cancelled).commands).toEqual(
+      [],
+    );
+  });
+
+  it('TransferDebitRecorded → release the held credit and drop the deadline', () => {
+    expect(react(ev('TransferDebitRecorded'), debited)).toEqual({
+      commands: [
+        {
+          aggregate: 'account',
+          id: 'dst',
+          command: { type: 'ReleaseTransferCredit', data: { accountId: 'dst', transferId: 't1' } },
+        },
+      ],
+      deadlines: [{ type: 'cancel', transferId: 't1' }],
+    });
+  });
+
+  it('TransferCreditReleased → complete the transfer', () => {
+    expect(react(ev('TransferCreditReleased', leg), debited).commands).toEqual([
+      { aggregate: 'transfer', id: 't1', command: { type: 'CompleteTransfer', data: { transferId: 't1' } } },
+    ]);
+    expect(react(ev('TransferCreditReleased', leg), completed).commands).toEqual([]);
+  });
+
+  it('TransferCompleted → drop the deadline', () => {
+    expect(react(ev('TransferCompleted'), completed)).toEqual({
+      commands: [],
+      deadlines: [{ type: 'cancel', transferId: 't1' }],
+    });
+  });
+
+  it('TransferCancelled → compensate: cancel the held credit, drop the deadline', () => {
+    expect(react(ev('TransferCancelled', { reason: 'DEADLINE_EXPIRED' }), cancelled)).toEqual({
+      commands: [
+        {
+          aggregate: 'account',
+          id: 'dst',
+          command: { type: 'CancelTransferCredit', data: { accountId: 'dst', transferId: 't1' } },
+        },
+      ],
+      deadlines: [{ type: 'cancel', transferId: 't1' }],
+    });
+  });
+
+  it('TransferCreditCancelled and TransferDebitRefunded → the transfer records each compensation', () => {
+    expect(react(ev('TransferCreditCancelled', leg), cancelled).commands).toEqual([
+      {
+        aggregate: 'transfer',
+        id: 't1',
+        command: { type: 'RecordCompensation', data: { transferId: 't1', step: 'CREDIT_CANCELLED' } },
+      },
+    ]);
+    expect(react(ev('TransferDebitRefunded'), cancelled).commands).toEqual([
+      {
+        aggregate: 'transfer',
+        id: 't1',
+        command: { type: 'RecordCompensation', data: { transferId: 't1', step: 'DEBIT_REFUNDED' } },
+      },
+    ]);
+  });
+
+  it('does nothing for a transfer it cannot find', () => {
+    expect(react(ev('TransferDebited'), { status: 'None' })).toEqual({ commands: [], deadlines: [] });
+  });
+
+  it('a due deadline asks the transfer to expire at the job clock', () => {
+    expect(onDeadline('t1', new Date('2030-01-01T00:01:00.000Z'))).toEqual([
+      {
+        aggregate: 'transfer',
+        id: 't1',
+        command: { type: 'ExpireTransfer', data: { transferId: 't1', now: '2030-01-01T00:01:00.000Z' } },
+      },
+    ]);
+  });
+});
