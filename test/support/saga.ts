@@ -1,0 +1,122 @@
+import { expect } from 'vitest';
+import { createBankingService, type RequestContext } from '../../src/application/banking-service.ts';
+import type { EventStore, RecordedEvent } from '../../src/application/ports/event-store.ts';
+import { randomIds } from '../../src/application/ports/ids.ts';
+import { silentLogger } from '../../src/application/ports/logger.ts';
+import type { SagaStore } from '../../src/application/ports/saga-store.ts';
+import type { TransferState } from '../../src/domain/transfer/index.ts';
+import { SAGA_EVENT_TYPES } from '../../src/sagas/transfer-saga.ts';
+import { createTransferSagaCoordinator } from '../../src/sagas/transfer-saga-coordinator.ts';
+
+export const request: RequestContext = { requestId: 'test-request', principal: 'tester' };
+
+/** A clock the test moves by hand. */
+export const fakeClock = (start = Date.parse('2030-01-01T00:00:00.000Z')) => {
+  let now = start;
+  return { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
+};
+
+/** The write side and saga wired on a store, with a hand-moved clock. */
+export function createBank(store: EventStore, sagaStore: SagaStore, options: { deadlineMs?: number } = {}) {
+  const clock = fakeClock();
+  const banking = createBankingService({
+    store,
+    ids: randomIds,
+    clock,
+    snapshotEvery: 5,
+    transferDeadlineMs: options.deadlineMs ?? 30_000,
+  });
+  const coordinator = (checkpointName = 'transfer-saga') =>
+    createTransferSagaCoordinator({
+      store,
+      sagaStore,
+      accounts: banking.accounts,
+      transfers: banking.transfers,
+      clock,
+      logger: silentLogger,
+      checkpointName,
+    });
+
+  const openWith = async (amount: number, currency = 'EUR') => {
+    const { accountId } = await banking.openAccount({ ownerId: 'owner', currency }, request);
+    if (amount > 0) await banking.depositCash({ accountId, amount }, request);
+    return accountId;
+  };
+
+  const transferState = async (transferId: string): Promise<TransferState> =>
+    (await banking.loadTransfer(transferId)).state;
+
+  /** Waits (bounded) until every transfer has ended and its compensations are recorded. */
+  const settle = async (transferIds: string[], timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const states = await Promise.all(transferIds.map(transferState));
+      const done = states.every(
+        (s) =>
+          s.status === 'Completed' ||
+          (s.status === 'Cancelled' && s.compensations.includes('CREDIT_CANCELLED')),
+      );
+      if (done) return states;
+      if (Date.now() > deadline) throw new Error(`Transfers did not settle: ${states.map((s) => s.status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  const balances = async (accountIds: string[]) =>
+    Promise.all(
+      accountIds.map(async (id) => {
+        const { state } = await banking.loadAccount(id);
+        if (state.status === 'Unopened') throw new Error(`no account ${id}`);
+        return { id, available: state.available, pending: state.pending };
+      }),
+    );
+
+  return { banking, clock, coordinator, openWith, transferState, settle, balances };
+}
+
+export async function allEvents(store: EventStore): Promise<RecordedEvent[]> {
+  const events: RecordedEvent[] = [];
+  for (let after = 0; ; ) {
+    const batch = await store.readAll({ after, batchSize: 1000 });
+    if (batch.length === 0) return events;
+    events.push(...batch);
+    after = batch[batch.length - 1]!.position;
+  }
+}
+
+/**
+ * Money is neither created nor destroyed: at quiescence no credit is pending and the accounts hold
+ * exactly what was deposited minus what was withdrawn (folded from the log itself).
+ */
+export async function expectConservation(store: EventStore) {
+  const events = await allEvents(store);
+  const sign = (table: Record<string, number>, e: RecordedEvent) =>
+    (table[e.type] ?? 0) * Number(e.data.amount ?? 0);
+  const availableDelta = {
+    CashDeposited: 1,
+    CashWithdrawn: -1,
+    TransferCreditReleased: 1,
+    TransferDebited: -1,
+    TransferDebitRefunded: 1,
+  };
+  const pendingDelta = { TransferCreditHeld: 1, TransferCreditReleased: -1, TransferCreditCancelled: -1 };
+  const cash = events.reduce((sum, e) => sum + sign({ CashDeposited: 1, CashWithdrawn: -1 }, e), 0);
+  const available = events.reduce((sum, e) => sum + sign(availableDelta, e), 0);
+  const pending = events.reduce((sum, e) => sum + sign(pendingDelta, e), 0);
+  expect(pending).toBe(0);
+  expect(available).toBe(cash);
+  return { cash, available };
+}
+
+/** No account holds, debits, releases, cancels or refunds twice for one transfer. */
+export async function expectNoDoubleSteps(store: EventStore) {
+  const events = await allEvents(store);
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    if (!(SAGA_EVENT_TYPES as readonly string[]).includes(e.type)) continue;
+    const key = `${e.streamName}|${e.type}|${String(e.data.transferId)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const doubled = [...counts.entries()].filter(([, n]) => n > 1);
+  expect(doubled).toEqual([]);
+}
