@@ -13,7 +13,12 @@ export const request: RequestContext = { requestId: 'test-request', principal: '
 /** A clock the test moves by hand. */
 export const fakeClock = (start = Date.parse('2030-01-01T00:00:00.000Z')) => {
   let now = start;
-  return { now: () => new Date(now), advance: (ms: number) => void (now += ms) };
+  return {
+    now: () => new Date(now),
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 };
 
 /** The write side and saga wired on a store, with a hand-moved clock. */
