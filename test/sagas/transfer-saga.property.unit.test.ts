@@ -1,0 +1,111 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.ts';
+import { createInMemorySagaStore } from '../../src/adapters/memory/saga-store.ts';
+import type { RecordedEvent } from '../../src/application/ports/event-store.ts';
+import { DomainError } from '../../src/domain/errors.ts';
+import { createBank, request } from '../support/saga.ts';
+
+type Step =
+  | { kind: 'request'; from: number; to: number; amount: number }
+  | { kind: 'deliver'; pick: number; duplicate: boolean }
+  | { kind: 'deadlines'; advanceMs: number };
+
+const ACCOUNTS = 3;
+const DEADLINE_MS = 1_000;
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('request' as const),
+      from: fc.nat(ACCOUNTS - 1),
+      to: fc.nat(ACCOUNTS - 1),
+      amount: fc.integer({ min: 1, max: 80 }),
+    }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), duplicate: fc.boolean() }),
+    weight: 6,
+  },
+  fc.record({ kind: fc.constant('deadlines' as const), advanceMs: fc.integer({ min: 0, max: 400 }) }),
+);
+
+/**
+ * Random transfers among a few accounts; saga events delivered in a random order, some twice;
+ * deadlines fired at random clock times. Money is conserved at every step and at the end.
+ */
+describe('transfer saga under random interleavings (property)', () => {
+  it('never creates money, never overdraws, and ends every transfer', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 100 }), { minLength: ACCOUNTS, maxLength: ACCOUNTS }),
+        fc.array(step, { minLength: 10, maxLength: 80, size: 'max' }),
+        async (deposits, steps) => {
+          const store = createInMemoryEventStore();
+          const bank = createBank(store, createInMemorySagaStore(), { deadlineMs: DEADLINE_MS });
+          const coordinator = bank.coordinator();
+          const accounts = await Promise.all(deposits.map((amount) => bank.openWith(amount)));
+          const deposited = deposits.reduce((a, b) => a + b, 0);
+          const transfers: string[] = [];
+          let inbox: RecordedEvent[] = [];
+          let seen = await store.headPosition();
+
+          const collect = async () => {
+            const fresh = await store.readAll({ after: seen, batchSize: 10_000 });
+            if (fresh.length) seen = fresh[fresh.length - 1]!.position;
+            inbox.push(...fresh);
+          };
+          const checkInvariants = async () => {
+            const balances = await bank.balances(accounts);
+            for (const b of balances) expect(b.available).toBeGreaterThanOrEqual(0);
+            expect(balances.reduce((sum, b) => sum + b.available, 0)).toBeLessThanOrEqual(deposited);
+          };
+
+          for (const s of steps) {
+            if (s.kind === 'request') {
+              try {
+                const { transferId } = await bank.banking.requestTransfer(
+                  { fromAccountId: accounts[s.from]!, toAccountId: accounts[s.to]!, amount: s.amount },
+                  request,
+                );
+                transfers.push(transferId);
+              } catch (error) {
+                expect(error).toBeInstanceOf(DomainError); // same account
+              }
+            } else if (s.kind === 'deliver' && inbox.length > 0) {
+              const index = s.pick % inbox.length;
+              const event = inbox[index]!;
+              if (!s.duplicate) inbox.splice(index, 1);
+              await coordinator.handleBatch([event]);
+            } else if (s.kind === 'deadlines') {
+              bank.clock.advance(s.advanceMs);
+              await coordinator.fireDueDeadlines();
+            }
+            await collect();
+            await checkInvariants();
+          }
+
+          // Quiescence: deliver everything, let every deadline pass, deliver again (bounded).
+          for (let round = 0; round < 50 && (inbox.length > 0 || round < 2); round++) {
+            const batch = inbox;
+            inbox = [];
+            for (const event of batch) await coordinator.handleBatch([event]);
+            if (inbox.length === 0) {
+              bank.clock.advance(DEADLINE_MS + 1);
+              await coordinator.fireDueDeadlines();
+            }
+            await collect();
+          }
+          expect(inbox).toEqual([]);
+          const states = await Promise.all(transfers.map(bank.transferState));
+          for (const state of states) expect(['Completed', 'Cancelled']).toContain(state.status);
+          const balances = await bank.balances(accounts);
+          expect(balances.every((b) => b.pending === 0)).toBe(true);
+          expect(balances.reduce((sum, b) => sum + b.available, 0)).toBe(deposited);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
