@@ -4,13 +4,16 @@ import { eventStoreContract } from '../contract/event-store.contract.ts';
 
 const connectionString = process.env.EVENTSTORE_CONNECTION_STRING;
 
-// No EventStoreDB server runs on this machine (SPEC §4): the suite runs wherever
-// EVENTSTORE_CONNECTION_STRING points at one, e.g. esdb://127.0.0.1:2113?tls=false.
+// Skipped, not failed, without a server: none can run on the machines this project is built on,
+// so the suite runs wherever EVENTSTORE_CONNECTION_STRING points at one
+// (e.g. esdb://admin:changeit@127.0.0.1:2113?tls=false; reading $all needs an admin or ops user).
 describe.skipIf(!connectionString)('EventStoreDB event store', () => {
-  // $all is shared by every test on one server: each store sees the whole log, so the contract
-  // suite must not assume an empty log. Stream names carry a fresh id per store to stay apart.
-  eventStoreContract('eventstoredb', async () => {
-    const store = createEventStoreDBStore(connectionString!);
-    return { store, teardown: () => store.close() };
-  });
+  eventStoreContract(
+    'eventstoredb',
+    async () => {
+      const store = createEventStoreDBStore(connectionString!);
+      return { store, teardown: () => store.close() };
+    },
+    { heavy: true },
+  );
 });

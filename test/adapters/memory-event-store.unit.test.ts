@@ -6,6 +6,7 @@ import {
   type RecordedEvent,
   WrongExpectedRevisionError,
 } from '../../src/application/ports/event-store.ts';
+import { eventStoreContract } from '../contract/event-store.contract.ts';
 
 let ids = 0;
 const newEvent = (type = 'CashDeposited', amount = 1): NewEvent => ({
@@ -19,6 +20,15 @@ const newEvent = (type = 'CashDeposited', amount = 1): NewEvent => ({
     schemaVersion: 1,
   },
 });
+
+eventStoreContract(
+  'memory',
+  async () => {
+    const store = createInMemoryEventStore();
+    return { store, teardown: () => store.close() };
+  },
+  { heavy: true },
+);
 
 describe('in-memory event store, beyond the contract', () => {
   it('keeps its own copies: callers cannot change the log through what they passed or read', async () => {
