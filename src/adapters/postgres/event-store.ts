@@ -181,7 +181,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
       try {
         const [row] = await sql<{ next_revision: number; last_position: number }[]>`
           SELECT next_revision, last_position
-          FROM esbank_append(${streamName}, ${expectedToSql(expected)}, ${JSON.stringify(events)}::jsonb)`;
+          FROM esbank_append(${streamName}, ${expectedToSql(expected)}, ${JSON.stringify(events)}::text::jsonb)`;
         return { nextExpectedRevision: row!.next_revision, position: row!.last_position };
       } catch (error) {
         const { code, detail, constraint_name } = error as {
@@ -248,7 +248,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
       await guard(
         () => sql`
           INSERT INTO snapshots (stream_name, revision, schema_version, state)
-          VALUES (${streamName}, ${snapshot.revision}, ${snapshot.schemaVersion}, ${JSON.stringify(snapshot.state)}::jsonb)
+          VALUES (${streamName}, ${snapshot.revision}, ${snapshot.schemaVersion}, ${JSON.stringify(snapshot.state)}::text::jsonb)
           ON CONFLICT (stream_name) DO UPDATE
             SET revision = excluded.revision, schema_version = excluded.schema_version,
                 state = excluded.state, taken_at = now()

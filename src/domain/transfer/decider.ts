@@ -56,7 +56,9 @@ export function decideTransfer(command: TransferCommand, state: TransferState): 
     case 'ExpireTransfer': {
       const transfer = requireExisting(state);
       const beforePivot = transfer.status === 'Requested' || transfer.status === 'CreditHeld';
-      if (!beforePivot || Date.parse(command.data.now) < Date.parse(transfer.details.deadlineAt)) return [];
+      // Written so that an unparseable time never counts as past the deadline.
+      const due = Date.parse(command.data.now) >= Date.parse(transfer.details.deadlineAt);
+      if (!beforePivot || !due) return [];
       return [{ type: 'TransferCancelled', data: { transferId, reason: 'DEADLINE_EXPIRED' } }];
     }
     case 'RecordCompensation': {
