@@ -11,6 +11,9 @@ export const decodeCursor = (cursor: string): number | null => {
   return Number.isSafeInteger(value) && value > 0 ? value : null;
 };
 
+/** Timestamps leave as ISO-8601 (PostgreSQL's text form is not what clients expect). */
+const iso = (value: string) => new Date(value).toISOString();
+
 const page = <Row>(rows: Row[], limit: number, positionOf: (row: Row) => number) => ({
   items: rows.slice(0, limit),
   nextCursor: rows.length > limit ? encodeCursor(positionOf(rows[limit - 1]!)) : null,
@@ -31,8 +34,8 @@ export function createReadModel(sql: Sql) {
     status: row.status,
     ...(row.reason ? { reason: row.reason } : {}),
     ...(row.reference ? { reference: row.reference } : {}),
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
     timeline: row.timeline,
   });
 
@@ -57,7 +60,7 @@ export function createReadModel(sql: Sql) {
         .orderBy(desc(history.position))
         .limit(options.limit + 1);
       return page(
-        rows.map(({ accountId: _, ...item }) => item),
+        rows.map(({ accountId: _, occurredAt, ...item }) => ({ ...item, occurredAt: iso(occurredAt) })),
         options.limit,
         (row) => row.position,
       );

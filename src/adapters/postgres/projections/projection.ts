@@ -23,6 +23,8 @@ export async function applyBatch(
   db: Database,
   projection: Projection,
   events: RecordedEvent[],
+  /** Where this runner believes the checkpoint is; a lower checkpoint means a replay rewound it. */
+  expectedFrom = 0,
 ): Promise<number> {
   return db.transaction(async (tx) => {
     const [checkpoint] = await tx
@@ -31,6 +33,7 @@ export async function applyBatch(
       .where(eq(projectionCheckpoints.name, projection.name))
       .for('update');
     const from = checkpoint?.position ?? 0;
+    if (from < expectedFrom) throw new ProjectionRewoundError(projection.name, from);
     const fresh = events.filter((event) => event.position > from);
     if (fresh.length === 0) return from;
     await projection.apply(tx, fresh);
@@ -41,6 +44,18 @@ export async function applyBatch(
       .onConflictDoUpdate({ target: projectionCheckpoints.name, set: { position } });
     return position;
   });
+}
+
+/** The checkpoint moved back (`esbank replay --until`): the runner restarts from it. */
+export class ProjectionRewoundError extends Error {
+  override readonly name = 'ProjectionRewoundError';
+
+  constructor(
+    readonly projection: ProjectionName,
+    readonly position: number,
+  ) {
+    super(`Projection ${projection} was rewound to ${position}`);
+  }
 }
 
 const num = (value: unknown) => Number(value);

@@ -4,7 +4,7 @@ import type { AppLogger } from '../../../application/ports/logger.ts';
 import type { Sql } from '../client.ts';
 import { balancesProjection } from './balances.ts';
 import { historyProjection } from './history.ts';
-import { applyBatch, type Projection, type ProjectionName } from './projection.ts';
+import { applyBatch, type Projection, type ProjectionName, ProjectionRewoundError } from './projection.ts';
 import { transfersProjection } from './transfers.ts';
 
 export const PROJECTIONS: readonly Projection[] = [
@@ -51,7 +51,7 @@ export function startProjections(options: {
           after: positions[projection.name],
           batchSize: options.batchSize ?? 1000,
           handle: async (events) => {
-            positions[projection.name] = await applyBatch(db, projection, events);
+            positions[projection.name] = await applyBatch(db, projection, events, positions[projection.name]);
           },
         });
         subscriptions.set(projection.name, subscription);
@@ -59,6 +59,7 @@ export function startProjections(options: {
         await subscription.done;
         failures = 0;
       } catch (error) {
+        if (error instanceof ProjectionRewoundError) continue;
         failures++;
         options.logger.warn(
           { err: error, projection: projection.name, failures },

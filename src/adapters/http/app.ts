@@ -1,0 +1,258 @@
+import { randomUUID } from 'node:crypto';
+import { swaggerUI } from '@hono/swagger-ui';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
+import { EventStoreUnavailableError } from '../../application/ports/event-store.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { isConnectionError } from '../postgres/client.ts';
+import { authenticate } from './auth.ts';
+import type { AppEnv, HttpDeps } from './context.ts';
+import { idempotency } from './idempotency.ts';
+import { DOMAIN_PROBLEMS, HttpProblem, type Problem, problemResponse } from './problem.ts';
+import { rateLimit } from './rate-limit.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { transferRoutes } from './routes/transfers.ts';
+
+const BODY_LIMIT_BYTES = 64 * 1024;
+const PUBLIC_PATHS = new Set(['/health/live', '/health/ready', '/openapi.json', '/docs', '/metrics']);
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
+
+/** Every failure leaves as application/problem+json, from this one mapper. */
+function toProblem(
+  error: unknown,
+  c: Context<AppEnv>,
+): { problem: Problem; headers?: Record<string, string> } {
+  const instance = c.req.path;
+  if (error instanceof HttpProblem) {
+    return {
+      problem: {
+        type: error.type,
+        title: error.title,
+        status: error.status,
+        detail: error.message,
+        instance,
+        ...(error.extra.errors ? { errors: error.extra.errors } : {}),
+      },
+      ...(error.extra.headers ? { headers: error.extra.headers } : {}),
+    };
+  }
+  if (error instanceof DomainError) {
+    const { status, type, title } = DOMAIN_PROBLEMS[error.code];
+    return { problem: { type, title, status, detail: error.message, instance } };
+  }
+  if (error instanceof EventStoreUnavailableError || isConnectionError(error)) {
+    return {
+      problem: {
+        type: 'service-unavailable',
+        title: 'Service unavailable',
+        status: 503,
+        detail: 'The database is unreachable; retry later',
+        instance,
+      },
+      headers: { 'Retry-After': '1' },
+    };
+  }
+  if (error instanceof HTTPException && error.status < 500) {
+    return {
+      problem: {
+        type: 'malformed-request',
+        title: 'Malformed request',
+        status: error.status,
+        detail: error.message || 'The request body is not valid JSON',
+        instance,
+      },
+    };
+  }
+  c.get('logger')?.error({ err: error }, 'unhandled error');
+  return {
+    problem: {
+      type: 'internal-error',
+      title: 'Internal error',
+      status: 500,
+      detail: 'Something went wrong on our side',
+      instance,
+    },
+  };
+}
+
+/** The REST API of SPEC §6 with the security of SPEC §9. */
+export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      return problemResponse(c, {
+        type: 'validation-error',
+        title: 'Invalid request',
+        status: 400,
+        detail: 'The request does not match the API: see errors',
+        instance: c.req.path,
+        errors: result.error.issues.map((issue) => ({
+          path: issue.path.join('.') || '(body)',
+          message: issue.message,
+        })),
+      });
+    },
+  });
+
+  app.onError((error, c) => {
+    const { problem, headers } = toProblem(error, c);
+    return problemResponse(c, problem, headers);
+  });
+  app.notFound((c) =>
+    problemResponse(c, {
+      type: 'not-found',
+      title: 'Not found',
+      status: 404,
+      detail: `No route ${c.req.method} ${c.req.path}`,
+      instance: c.req.path,
+    }),
+  );
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    const requestId = /^[\w.:-]{1,128}$/.test(c.req.header('x-request-id') ?? '')
+      ? c.req.header('x-request-id')!
+      : randomUUID();
+    const logger = deps.logger.child({ requestId });
+    c.set('requestId', requestId);
+    c.set('logger', logger);
+    await next();
+    c.header('X-Request-Id', requestId);
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.observeRequest(c.req.method, routePath(c), c.res.status, seconds);
+    logger.info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        durationMs: Math.round(seconds * 1000),
+        correlationId: c.get('correlationId'),
+      },
+      'request',
+    );
+  });
+
+  const auth = authenticate(deps.jwtSecret);
+  const limit = rateLimit(deps.rateLimitPerMinute);
+  app.use('*', async (c, next) => {
+    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    await auth(c, async () => {
+      await limit(c, next);
+    });
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: BODY_LIMIT_BYTES,
+      onError: (c) =>
+        problemResponse(c, {
+          type: 'payload-too-large',
+          title: 'Payload too large',
+          status: 413,
+          detail: `Bodies are limited to ${BODY_LIMIT_BYTES} bytes`,
+          instance: c.req.path,
+        }),
+    }),
+  );
+  app.use('*', async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    const type = c.req.header('content-type');
+    const hasBody =
+      c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
+    const bodyless = /\/close$/.test(c.req.path);
+    if ((type !== undefined && !JSON_TYPE.test(type)) || (type === undefined && (hasBody || !bodyless))) {
+      throw new HttpProblem(
+        415,
+        'unsupported-media-type',
+        'Unsupported media type',
+        'Send JSON with Content-Type: application/json',
+      );
+    }
+    return next();
+  });
+  app.use('*', idempotency(deps.sql));
+
+  accountRoutes(app, deps);
+  transferRoutes(app, deps);
+  operationsRoutes(app, deps);
+  return app;
+}
+
+function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
+  app.get('/health/live', (c) => c.json({ status: 'ok' }));
+
+  app.get('/health/ready', async (c) => {
+    try {
+      const [head, checkpoints] = await Promise.race([
+        Promise.all([deps.store.headPosition(), deps.readModel.checkpoints()]),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new EventStoreUnavailableError('readiness check timed out')), 2_000),
+        ),
+      ]);
+      const projections = Object.fromEntries(
+        Object.entries(checkpoints).map(([name, position]) => [
+          name,
+          { position, lag: Math.max(0, head - position) },
+        ]),
+      );
+      return c.json({ status: 'ready', headPosition: head, projections });
+    } catch (error) {
+      const { problem } = toProblem(
+        error instanceof HttpProblem || error instanceof DomainError
+          ? error
+          : new EventStoreUnavailableError(String(error)),
+        c,
+      );
+      return problemResponse(c, { ...problem, status: 503, type: 'service-unavailable', title: 'Not ready' });
+    }
+  });
+
+  app.get('/metrics', async (c) => {
+    const gauges = [];
+    try {
+      const [head, checkpoints, byStatus] = await Promise.all([
+        deps.store.headPosition(),
+        deps.readModel.checkpoints(),
+        deps.sql<
+          { status: string; count: number }[]
+        >`SELECT status, count(*)::int AS count FROM transfers GROUP BY status`,
+      ]);
+      gauges.push({
+        name: 'esbank_transfers',
+        help: 'Transfers by status (read model)',
+        values: byStatus.map((row) => ({ labels: { status: row.status }, value: row.count })),
+      });
+      gauges.push({
+        name: 'esbank_projection_lag_events',
+        help: 'Events between the log head and each projection',
+        values: Object.entries(checkpoints).map(([name, position]) => ({
+          labels: { projection: name },
+          value: Math.max(0, head - position),
+        })),
+      });
+    } catch {
+      // The database is down: the request metrics are still worth serving.
+    }
+    return c.body(deps.metrics.render(gauges), 200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    });
+  });
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  });
+  app.doc('/openapi.json', {
+    openapi: '3.0.3',
+    info: {
+      title: 'esbank',
+      version: '0.1.0',
+      description: 'Event-sourced money transfers (SPEC §6). Errors are application/problem+json.',
+    },
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+}

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MiddlewareHandler } from 'hono';
+import { sign, verify } from 'hono/jwt';
+import type { Config } from '../../config.ts';
+import type { AppEnv } from './context.ts';
+import { HttpProblem } from './problem.ts';
+
+export type Role = 'customer' | 'operator';
+/** The authenticated caller: the JWT's `sub` and `role` (SPEC §9). */
+export type Principal = { sub: string; role: Role };
+
+const ALGORITHM = 'HS256';
+
+/**
+ * AUTH_JWT_SECRET, or a secret generated once under ESBANK_HOME (mode 0600) for the embedded
+ * default, so `esbank token` and `esbank serve` agree without configuration.
+ */
+export async function resolveJwtSecret(
+  config: Pick<Config, 'AUTH_JWT_SECRET' | 'ESBANK_HOME'>,
+): Promise<string> {
+  if (config.AUTH_JWT_SECRET) return config.AUTH_JWT_SECRET;
+  const file = join(config.ESBANK_HOME, 'jwt-secret');
+  await mkdir(config.ESBANK_HOME, { recursive: true });
+  try {
+    await writeFile(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EEXIST') throw error;
+  }
+  return (await readFile(file, 'utf8')).trim();
+}
+
+/** `1h`, `30m`, `45s`, `2d` or plain seconds. */
+export function parseTtl(ttl: string): number | null {
+  const match = /^(\d+)([smhd]?)$/.exec(ttl.trim());
+  if (!match) return null;
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  const seconds = Number(match[1]) * unit;
+  return seconds > 0 ? seconds : null;
+}
+
+export async function mintToken(
+  claims: { sub: string; role?: Role; ttlSeconds?: number },
+  secret: string,
+  now = Date.now(),
+): Promise<string> {
+  const iat = Math.floor(now / 1000);
+  return sign(
+    { sub: claims.sub, role: claims.role ?? 'customer', iat, exp: iat + (claims.ttlSeconds ?? 3600) },
+    secret,
+    ALGORITHM,
+  );
+}
+
+const unauthorized = (detail: string) =>
+  new HttpProblem(401, 'unauthorized', 'Unauthorized', detail, {
+    headers: { 'WWW-Authenticate': 'Bearer realm="esbank"' },
+  });
+
+/** Requires `Authorization: Bearer <JWT>` signed with HS256 (no `alg: none`, no other algorithm), unexpired. */
+export function authenticate(secret: string): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
+    if (!match) throw unauthorized('A bearer token is required');
+    let payload: Record<string, unknown>;
+    try {
+      payload = await verify(match[1]!, secret, ALGORITHM);
+    } catch {
+      throw unauthorized('The token is invalid or expired');
+    }
+    const role = payload.role ?? 'customer';
+    if (
+      typeof payload.sub !== 'string' ||
+      payload.sub.length === 0 ||
+      (role !== 'customer' && role !== 'operator')
+    ) {
+      throw unauthorized('The token lacks a subject or has an unknown role');
+    }
+    if (typeof payload.exp !== 'number') throw unauthorized('The token has no expiry');
+    c.set('principal', { sub: payload.sub, role });
+    await next();
+  };
+}

@@ -1,0 +1,31 @@
+import type { BankingService } from '../../application/banking-service.ts';
+import type { EventStore } from '../../application/ports/event-store.ts';
+import type { Logger } from '../logging.ts';
+import type { Sql } from '../postgres/client.ts';
+import type { ReadModel } from '../postgres/read-model.ts';
+import type { Principal } from './auth.ts';
+import type { Metrics } from './metrics.ts';
+
+/** What the HTTP adapter needs; built once in the composition root (src/main.ts). */
+export type HttpDeps = {
+  banking: BankingService;
+  readModel: ReadModel;
+  store: EventStore;
+  sql: Sql;
+  logger: Logger;
+  metrics: Metrics;
+  jwtSecret: string;
+  rateLimitPerMinute: number;
+  /** How long a query waits for the read model to reach `minPosition` (or the log head). */
+  readWaitMs?: number;
+};
+
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+    logger: Logger;
+    correlationId?: string;
+    idempotencyKey?: string;
+  };
+};

@@ -1,0 +1,227 @@
+import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { AccountState } from '../../../domain/account/index.ts';
+import { DomainError } from '../../../domain/errors.ts';
+import { decodeCursor } from '../../postgres/read-model.ts';
+import type { AppEnv, HttpDeps } from '../context.ts';
+import { idFromKey } from '../idempotency.ts';
+import { HttpProblem, notFound } from '../problem.ts';
+import {
+  Account,
+  AccountIdParam,
+  CashBody,
+  CashResult,
+  HistoryPage,
+  HistoryQuery,
+  MinPositionQuery,
+  OpenAccountBody,
+  ProblemSchema,
+} from '../schemas.ts';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { content: { 'application/problem+json': { schema: ProblemSchema } }, description: 'Problem' },
+    ]),
+  );
+const body = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { 'application/json': { schema } }, required: true },
+});
+const security = [{ bearer: [] }];
+
+const accountView = (
+  state: Extract<AccountState, { status: 'Open' | 'Closed' }>,
+  version: number,
+  position?: number | null,
+) => ({
+  accountId: state.accountId,
+  currency: state.currency,
+  ownerId: state.ownerId,
+  status: state.status === 'Open' ? ('OPEN' as const) : ('CLOSED' as const),
+  available: state.available,
+  pending: state.pending,
+  version,
+  ...(position == null ? {} : { position }),
+});
+
+/** Loads an account the caller may act on: unknown or someone else's → 404 (existence is not leaked). */
+export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
+  const { state, revision } = await deps.banking.loadAccount(accountId);
+  const principal = c.get('principal');
+  if (state.status === 'Unopened' || (principal.role !== 'operator' && state.ownerId !== principal.sub)) {
+    throw notFound('Account', accountId);
+  }
+  return { state, version: revision === 'no_stream' ? 0 : revision };
+}
+
+/** Queries read the projections once they have reached `minPosition` (default: the log's head now). */
+export async function catchUp(deps: HttpDeps, minPosition?: number) {
+  const target = minPosition ?? (await deps.store.headPosition());
+  await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000);
+}
+
+const requestOf = (c: Context<AppEnv>) => ({
+  requestId: c.get('requestId'),
+  principal: c.get('principal').sub,
+});
+
+export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/accounts',
+      tags: ['accounts'],
+      security,
+      request: body(OpenAccountBody),
+      responses: {
+        201: json(Account, 'The opened account'),
+        ...problems(400, 401, 403, 409, 413, 415, 422, 429),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      const principal = c.get('principal');
+      if (principal.role !== 'operator' && input.ownerId !== undefined && input.ownerId !== principal.sub) {
+        throw new HttpProblem(403, 'forbidden', 'Forbidden', 'Customers open accounts for themselves only');
+      }
+      const key = c.get('idempotencyKey');
+      const accountId = input.accountId ?? (key ? idFromKey(principal.sub, key, 'account') : undefined);
+      const result = await deps.banking.openAccount(
+        {
+          ...(accountId ? { accountId } : {}),
+          ownerId: input.ownerId ?? principal.sub,
+          currency: input.currency,
+        },
+        requestOf(c),
+      );
+      if (result.state.status === 'Unopened') throw new Error('open account produced no account');
+      c.header('Location', `/accounts/${result.accountId}`);
+      return c.json(accountView(result.state, 0, result.position), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/accounts/{id}',
+      tags: ['accounts'],
+      security,
+      request: { params: AccountIdParam, query: MinPositionQuery },
+      responses: { 200: json(Account, 'The account balance'), ...problems(400, 401, 404, 429) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      await catchUp(deps, c.req.valid('query').minPosition);
+      const account = await deps.readModel.getAccount(id);
+      const principal = c.get('principal');
+      if (!account || (principal.role !== 'operator' && account.ownerId !== principal.sub))
+        throw notFound('Account', id);
+      return c.json(account, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/accounts/{id}/history',
+      tags: ['accounts'],
+      security,
+      request: { params: AccountIdParam, query: HistoryQuery },
+      responses: {
+        200: json(HistoryPage, 'Balance-changing events, newest first'),
+        ...problems(400, 401, 404, 429),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const query = c.req.valid('query');
+      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (cursor === null)
+        throw new HttpProblem(
+          400,
+          'validation-error',
+          'Invalid cursor',
+          'The cursor is not one this API gave out',
+        );
+      await catchUp(deps, query.minPosition);
+      const owner = await deps.readModel.ownerOfAccount(id);
+      const principal = c.get('principal');
+      if (owner === null || (principal.role !== 'operator' && owner !== principal.sub))
+        throw notFound('Account', id);
+      return c.json(
+        await deps.readModel.getHistory(id, { limit: query.limit, ...(cursor ? { cursor } : {}) }),
+        200,
+      );
+    },
+  );
+
+  const cashRoute = (kind: 'deposits' | 'withdrawals') =>
+    createRoute({
+      method: 'post',
+      path: `/accounts/{id}/${kind}`,
+      tags: ['cash'],
+      security,
+      request: { params: AccountIdParam, ...body(CashBody) },
+      responses: {
+        201: json(CashResult, kind === 'deposits' ? 'Cash deposited' : 'Cash withdrawn'),
+        ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429),
+      },
+    });
+
+  for (const kind of ['deposits', 'withdrawals'] as const) {
+    app.openapi(cashRoute(kind), async (c) => {
+      const { id } = c.req.valid('param');
+      const input = c.req.valid('json');
+      await accountFor(c, deps, id);
+      if (c.get('principal').role !== 'operator') {
+        throw new HttpProblem(
+          403,
+          'forbidden',
+          'Forbidden',
+          'Cash deposits and withdrawals are for operators',
+        );
+      }
+      const command = {
+        accountId: id,
+        amount: input.amount,
+        ...(input.reference ? { reference: input.reference } : {}),
+      };
+      const result =
+        kind === 'deposits'
+          ? await deps.banking.depositCash(command, requestOf(c))
+          : await deps.banking.withdrawCash(command, requestOf(c));
+      if (result.state.status === 'Unopened' || result.position === null)
+        throw new DomainError('ACCOUNT_NOT_FOUND', id);
+      const { available, pending } = result.state;
+      const version = (await deps.banking.loadAccount(id)).revision as number;
+      return c.json(
+        { accountId: id, amount: input.amount, available, pending, version, position: result.position },
+        201,
+      );
+    });
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/accounts/{id}/close',
+      tags: ['accounts'],
+      security,
+      request: { params: AccountIdParam },
+      responses: { 200: json(Account, 'The closed account'), ...problems(400, 401, 404, 409, 415, 429) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      await accountFor(c, deps, id);
+      const result = await deps.banking.closeAccount({ accountId: id }, requestOf(c));
+      const { revision } = await deps.banking.loadAccount(id);
+      if (result.state.status === 'Unopened') throw notFound('Account', id);
+      return c.json(accountView(result.state, revision as number, result.position), 200);
+    },
+  );
+}

@@ -1,0 +1,161 @@
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { decodeCursor } from '../../postgres/read-model.ts';
+import type { AppEnv, HttpDeps } from '../context.ts';
+import { idFromKey } from '../idempotency.ts';
+import { HttpProblem, notFound } from '../problem.ts';
+import {
+  AccountIdParam,
+  MinPositionQuery,
+  ProblemSchema,
+  Transfer,
+  TransferAccepted,
+  TransferBody,
+  TransferPage,
+  TransfersQuery,
+} from '../schemas.ts';
+import { accountFor, catchUp } from './accounts.ts';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { content: { 'application/problem+json': { schema: ProblemSchema } }, description: 'Problem' },
+    ]),
+  );
+const security = [{ bearer: [] }];
+const MAX_WAIT_SECONDS = 30;
+
+/** `Prefer: wait=N` (RFC 7240): seconds to wait for the saga to end, capped. */
+const preferredWait = (header: string | undefined): number | null => {
+  const match = /(?:^|[,;\s])wait\s*=\s*(\d+)/i.exec(header ?? '');
+  return match ? Math.min(MAX_WAIT_SECONDS, Number(match[1])) : null;
+};
+
+/** A customer sees a transfer touching one of its accounts; anything else is 404. */
+async function visibleTransfer(c: Context<AppEnv>, deps: HttpDeps, transferId: string) {
+  const transfer = await deps.readModel.getTransfer(transferId);
+  const principal = c.get('principal');
+  if (!transfer) throw notFound('Transfer', transferId);
+  if (principal.role === 'operator') return transfer;
+  const owners = await Promise.all(
+    [transfer.fromAccountId, transfer.toAccountId].map((id) => deps.readModel.ownerOfAccount(id)),
+  );
+  if (!owners.includes(principal.sub)) throw notFound('Transfer', transferId);
+  return transfer;
+}
+
+export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/transfers',
+      tags: ['transfers'],
+      security,
+      request: {
+        body: { content: { 'application/json': { schema: TransferBody } }, required: true },
+        headers: z.object({ prefer: z.string().optional().openapi({ example: 'wait=5' }) }),
+      },
+      responses: {
+        202: json(TransferAccepted, 'Accepted: the saga moves the money'),
+        200: json(Transfer, 'Ended within the Prefer: wait time'),
+        ...problems(400, 401, 404, 409, 413, 415, 422, 429),
+      },
+    }),
+    async (c) => {
+      const input = c.req.valid('json');
+      const principal = c.get('principal');
+      await accountFor(c, deps, input.fromAccountId); // customers move money only from their own accounts
+      const key = c.get('idempotencyKey');
+      const transferId = input.transferId ?? (key ? idFromKey(principal.sub, key, 'transfer') : undefined);
+      const { position } = await deps.banking
+        .requestTransfer(
+          {
+            ...(transferId ? { transferId } : {}),
+            fromAccountId: input.fromAccountId,
+            toAccountId: input.toAccountId,
+            amount: input.amount,
+            ...(input.reference ? { reference: input.reference } : {}),
+          },
+          { requestId: c.get('requestId'), principal: principal.sub },
+        )
+        .then((result) => {
+          c.set('correlationId', result.transferId);
+          return { ...result, position: result.position ?? 0 };
+        });
+      const id = c.get('correlationId')!;
+      c.header('Location', `/transfers/${id}`);
+
+      const wait = preferredWait(c.req.header('prefer'));
+      if (wait !== null) {
+        const deadline = Date.now() + wait * 1000;
+        while (Date.now() < deadline) {
+          const transfer = await deps.readModel.getTransfer(id);
+          if (transfer && transfer.status !== 'PENDING') {
+            c.header('Preference-Applied', `wait=${wait}`);
+            return c.json(transfer as z.infer<typeof Transfer>, 200);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        c.header('Preference-Applied', `wait=${wait}`);
+      }
+      return c.json({ transferId: id, status: 'PENDING' as const, position }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/transfers/{id}',
+      tags: ['transfers'],
+      security,
+      request: { params: AccountIdParam, query: MinPositionQuery },
+      responses: { 200: json(Transfer, 'The transfer and its timeline'), ...problems(400, 401, 404, 429) },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      await catchUp(deps, c.req.valid('query').minPosition);
+      return c.json((await visibleTransfer(c, deps, id)) as z.infer<typeof Transfer>, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/transfers',
+      tags: ['transfers'],
+      security,
+      request: { query: TransfersQuery },
+      responses: { 200: json(TransferPage, 'Transfers, newest first'), ...problems(400, 401, 404, 429) },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const principal = c.get('principal');
+      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      if (cursor === null)
+        throw new HttpProblem(
+          400,
+          'validation-error',
+          'Invalid cursor',
+          'The cursor is not one this API gave out',
+        );
+      await catchUp(deps, query.minPosition);
+      if (query.accountId && principal.role !== 'operator') {
+        if ((await deps.readModel.ownerOfAccount(query.accountId)) !== principal.sub)
+          throw notFound('Account', query.accountId);
+      }
+      const page = await deps.readModel.listTransfers({
+        limit: query.limit,
+        ...(query.accountId ? { accountId: query.accountId } : {}),
+        ...(query.status ? { status: query.status } : {}),
+        ...(cursor ? { cursor } : {}),
+        ...(principal.role === 'operator' ? {} : { visibleToOwner: principal.sub }),
+      });
+      return c.json(page as z.infer<typeof TransferPage>, 200);
+    },
+  );
+}

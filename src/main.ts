@@ -1,0 +1,121 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { startDeadlineJob } from './adapters/cron/deadline-job.ts';
+import { createEventStoreDBStore } from './adapters/eventstoredb/event-store.ts';
+import { createHttpApp } from './adapters/http/app.ts';
+import { resolveJwtSecret } from './adapters/http/auth.ts';
+import { sweepIdempotencyKeys } from './adapters/http/idempotency.ts';
+import { createMetrics } from './adapters/http/metrics.ts';
+import { createLogger, type Logger } from './adapters/logging.ts';
+import { createInMemoryEventStore } from './adapters/memory/event-store.ts';
+import { createSql } from './adapters/postgres/client.ts';
+import { resolveDatabase } from './adapters/postgres/database.ts';
+import { createPostgresEventStore } from './adapters/postgres/event-store.ts';
+import { migrate } from './adapters/postgres/migrate.ts';
+import { startProjections } from './adapters/postgres/projections/runner.ts';
+import { createReadModel } from './adapters/postgres/read-model.ts';
+import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
+import { createBankingService } from './application/banking-service.ts';
+import { systemClock } from './application/ports/clock.ts';
+import type { EventStore } from './application/ports/event-store.ts';
+import { randomIds } from './application/ports/ids.ts';
+import type { Config } from './config.ts';
+import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator.ts';
+
+export type RunningService = { url: string; port: number; stop(): Promise<void> };
+
+function createEventStore(config: Config, sql: ReturnType<typeof createSql>): EventStore {
+  switch (config.EVENT_STORE) {
+    case 'postgres':
+      return createPostgresEventStore(sql);
+    case 'memory':
+      return createInMemoryEventStore();
+    case 'eventstoredb':
+      return createEventStoreDBStore(config.EVENTSTORE_CONNECTION_STRING!);
+  }
+}
+
+/**
+ * The composition root: API, saga coordinator, projection runners and the deadline job in one
+ * process (SPEC §8). Read models, deadlines and idempotency keys always live in PostgreSQL.
+ */
+export async function startService(
+  config: Config,
+  options: { logger?: Logger; host?: string } = {},
+): Promise<RunningService> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const database = await resolveDatabase(config);
+  const sql = createSql(database.url, { max: 30 });
+  try {
+    await migrate(sql);
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    await database.stop();
+    throw error;
+  }
+  const store = createEventStore(config, sql);
+  const banking = createBankingService({
+    store,
+    ids: randomIds,
+    clock: systemClock,
+    snapshotEvery: config.SNAPSHOT_EVERY,
+    transferDeadlineMs: config.TRANSFER_DEADLINE_MS,
+    onSnapshotError: (error) => logger.warn({ err: error }, 'snapshot not written'),
+  });
+  const coordinator = createTransferSagaCoordinator({
+    store,
+    sagaStore: createPostgresSagaStore(sql),
+    accounts: banking.accounts,
+    transfers: banking.transfers,
+    clock: systemClock,
+    logger: logger.child({ component: 'saga' }),
+  });
+  coordinator.start();
+  const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
+  const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
+  const sweep = setInterval(() => void sweepIdempotencyKeys(sql).catch(() => {}), 3_600_000);
+  sweep.unref();
+
+  const app = createHttpApp({
+    banking,
+    readModel: createReadModel(sql),
+    store,
+    sql,
+    logger,
+    metrics: createMetrics(),
+    jwtSecret: await resolveJwtSecret(config),
+    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+  });
+  const hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.PORT, hostname }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${hostname}:${port}`;
+  logger.info(
+    { url, eventStore: config.EVENT_STORE, embeddedDatabase: database.embedded },
+    'esbank is serving',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        // Stop accepting, let in-flight requests finish, then the background work, then the pools.
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        clearInterval(sweep);
+        await deadlineJob.stop();
+        await coordinator.stop();
+        await projections.stop();
+        await store.close();
+        await sql.end({ timeout: 5 });
+        await database.stop();
+        logger.info({}, 'esbank stopped');
+      })();
+      return stopping;
+    },
+  };
+}
