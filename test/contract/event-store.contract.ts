@@ -147,6 +147,7 @@ export function eventStoreContract(
         const positions = all.map((e) => e.position);
         expect(positions).toEqual([...positions].sort((x, y) => x - y));
         expect(await store.headPosition()).toBeGreaterThanOrEqual(positions[3]!);
+        expect(await store.lastPosition()).toBeGreaterThanOrEqual(positions[3]!);
 
         const firstTwo = await store.readAll({ after: start, batchSize: 2 });
         expect(firstTwo).toHaveLength(2);

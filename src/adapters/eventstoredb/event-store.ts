@@ -300,6 +300,8 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
 
     readAll: (options) => withStoreErrors(() => readAll(options)),
     headPosition: () => withStoreErrors(headPosition),
+    // The server assigns $all positions at commit: the newest visible event is the newest committed.
+    lastPosition: () => withStoreErrors(headPosition),
     subscribe,
 
     readCheckpoint: (name) =>

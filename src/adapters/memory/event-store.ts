@@ -101,6 +101,10 @@ export function createInMemoryEventStore(): InMemoryEventStore {
       return readAllNow(options);
     },
 
+    async lastPosition() {
+      return store.headPosition();
+    },
+
     async headPosition() {
       assertOpen();
       return log.length;

@@ -232,6 +232,15 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
       });
     },
 
+    async lastPosition() {
+      return guard(async () => {
+        const [row] = await sql<
+          { position: number | null }[]
+        >`SELECT max(global_position) AS position FROM events`;
+        return row?.position ?? 0;
+      });
+    },
+
     subscribe,
     readCheckpoint,
     storeCheckpoint,

@@ -107,6 +107,12 @@ export interface EventStore {
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /** The global position of the newest event a reader can see now (0 for an empty log). */
   headPosition(): Promise<number>;
+  /**
+   * The position of the newest committed event, which a reader may not see yet (an event with a
+   * lower position can still be in flight). Queries wait for read models to reach it, so a client
+   * reads its own writes.
+   */
+  lastPosition(): Promise<number>;
   /** Catch up from the checkpoint, then follow new events live. */
   subscribe(options: SubscribeOptions): Subscription;
   readCheckpoint(name: string): Promise<number | null>;

@@ -61,7 +61,7 @@ export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: 
 
 /** Queries read the projections once they have reached `minPosition` (default: the log's head now). */
 export async function catchUp(deps: HttpDeps, minPosition?: number) {
-  const target = minPosition ?? (await deps.store.headPosition());
+  const target = minPosition ?? (await deps.store.lastPosition());
   await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000);
 }
 

@@ -1,0 +1,87 @@
+import { mintToken } from '../../src/adapters/http/auth.ts';
+import { createLogger } from '../../src/adapters/logging.ts';
+import { loadConfig } from '../../src/config.ts';
+import { type RunningService, startService } from '../../src/main.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+export type TestService = RunningService & {
+  db: TestDatabase;
+  token(sub: string, role?: 'customer' | 'operator'): Promise<string>;
+  /** fetch against the service with JSON in and out and an optional bearer token. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on response fields one by one
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  eventCount(): Promise<number>;
+  close(): Promise<void>;
+};
+
+/** The whole service on a fresh database and a free port, as `esbank serve` runs it. */
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const db = await createTestDatabase({ migrate: false });
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    AUTH_JWT_SECRET: TEST_SECRET,
+    TRANSFER_DEADLINE_MS: '30000',
+    ...env,
+  });
+  const service = await startService(config, { logger: createLogger('silent') });
+  const call: TestService['call'] = async (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined = options.raw;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(service.url + path, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+  return {
+    ...service,
+    db,
+    call,
+    token: (sub, role = 'customer') => mintToken({ sub, role }, TEST_SECRET),
+    eventCount: async () => {
+      const [row] = await db.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM events`;
+      return row!.count;
+    },
+    close: async () => {
+      await service.stop();
+      await db.drop();
+    },
+  };
+}
+
+/** Polls (bounded) until a transfer is no longer PENDING. */
+export async function waitForTransfer(
+  service: TestService,
+  token: string,
+  transferId: string,
+  timeoutMs = 15_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await service.call('GET', `/transfers/${transferId}`, { token });
+    if (body?.status && body.status !== 'PENDING') return body;
+    if (Date.now() > deadline) throw new Error(`transfer ${transferId} still ${body?.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
