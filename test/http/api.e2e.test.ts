@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService, waitForTransfer } from '../support/service.ts';
+import { type ApiResponse, startTestService, type TestService, waitForTransfer } from '../support/service.ts';
 
-const problemOf = (response: { status: number; body: any; headers: Headers }) => {
+const problemOf = (response: ApiResponse) => {
   expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(response.body).toMatchObject({ status: response.status });
   expect(typeof response.body.type).toBe('string');

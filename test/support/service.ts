@@ -6,16 +6,19 @@ import { createTestDatabase, type TestDatabase } from './database.ts';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
+/** A response as tests see it: the JSON body, typed loosely because each test asserts its fields. */
+// biome-ignore lint/suspicious/noExplicitAny: tests assert on response fields one by one
+export type ApiResponse = { status: number; body: any; headers: Headers };
+
 export type TestService = RunningService & {
   db: TestDatabase;
   token(sub: string, role?: 'customer' | 'operator'): Promise<string>;
   /** fetch against the service with JSON in and out and an optional bearer token. */
-  // biome-ignore lint/suspicious/noExplicitAny: tests assert on response fields one by one
   call(
     method: string,
     path: string,
     options?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string },
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  ): Promise<ApiResponse>;
   eventCount(): Promise<number>;
   close(): Promise<void>;
 };
