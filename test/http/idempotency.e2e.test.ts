@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestService, type TestService } from '../support/service.ts';
+
+describe('Idempotency-Key (SPEC §6)', () => {
+  let api: TestService;
+  let alice: string;
+  let bob: string;
+  let from: string;
+  let to: string;
+  let bobs: string;
+
+  beforeAll(async () => {
+    api = await startTestService();
+    alice = await api.token('alice');
+    bob = await api.token('bob');
+    const operator = await api.token('ops', 'operator');
+    from = (await api.call('POST', '/accounts', { token: alice, body: { currency: 'EUR' } })).body.accountId;
+    to = (await api.call('POST', '/accounts', { token: bob, body: { currency: 'EUR' } })).body.accountId;
+    bobs = (await api.call('POST', '/accounts', { token: bob, body: { currency: 'EUR' } })).body.accountId;
+    await api.call('POST', `/accounts/${from}/deposits`, { token: operator, body: { amount: 10_000 } });
+    await api.call('POST', `/accounts/${bobs}/deposits`, { token: operator, body: { amount: 10_000 } });
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  const requested = async () => {
+    const rows = await api.db.sql<
+      { id: string }[]
+    >`SELECT data->>'transferId' AS id FROM events WHERE type = 'TransferRequested'`;
+    return rows.map((row) => row.id);
+  };
+
+  it('50 concurrent requests with one key create exactly one transfer; a replay returns it', async () => {
+    const body = { fromAccountId: from, toAccountId: to, amount: 100 };
+    const headers = { 'idempotency-key': 'pay-rent-2030-01' };
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => api.call('POST', '/transfers', { token: alice, body, headers })),
+    );
+    const accepted = responses.filter((r) => r.status === 202);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    expect(responses.every((r) => r.status === 202 || r.status === 409)).toBe(true);
+    for (const r of responses.filter((r) => r.status === 409))
+      expect(r.body.type).toBe('idempotency-request-in-flight');
+    expect(new Set(accepted.map((r) => r.body.transferId)).size).toBe(1);
+    expect(await requested()).toEqual([accepted[0]!.body.transferId]);
+
+    const replay = await api.call('POST', '/transfers', { token: alice, body, headers });
+    expect(replay.status).toBe(202);
+    expect(replay.body).toEqual(accepted[0]!.body);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+
+    const other = await api.call('POST', '/transfers', {
+      token: alice,
+      body: { ...body, amount: 101 },
+      headers,
+    });
+    expect(other.status).toBe(422);
+    expect(other.body.type).toBe('idempotency-key-reused');
+    expect(await requested()).toHaveLength(1);
+  });
+
+  it('replays the first answer of a refused request too', async () => {
+    const body = { fromAccountId: from, toAccountId: from, amount: 1 };
+    const headers = { 'idempotency-key': 'same-account-once' };
+    const first = await api.call('POST', '/transfers', { token: alice, body, headers });
+    const again = await api.call('POST', '/transfers', { token: alice, body, headers });
+    expect([first.status, again.status]).toEqual([422, 422]);
+    expect(again.body).toEqual(first.body);
+  });
+
+  it('answers 409 while the first request with the key is in flight', async () => {
+    await api.db.sql`
+      INSERT INTO idempotency_keys (principal, key, request_hash, expires_at)
+      VALUES ('alice', 'in-flight-key', 'whatever', now() + interval '1 day')`;
+    const body = { fromAccountId: from, toAccountId: to, amount: 1 };
+    const response = await api.call('POST', '/transfers', {
+      token: alice,
+      body,
+      headers: { 'idempotency-key': 'in-flight-key' },
+    });
+    expect(response.status).toBe(422); // another body hash: reused
+    await api.db
+      .sql`UPDATE idempotency_keys SET request_hash = ${await hashOf(body)} WHERE key = 'in-flight-key'`;
+    const inFlight = await api.call('POST', '/transfers', {
+      token: alice,
+      body,
+      headers: { 'idempotency-key': 'in-flight-key' },
+    });
+    expect(inFlight.status).toBe(409);
+    expect(inFlight.body.type).toBe('idempotency-request-in-flight');
+  });
+
+  it('scopes keys to the principal', async () => {
+    const headers = { 'idempotency-key': 'shared-key-name' };
+    const a = await api.call('POST', '/transfers', {
+      token: alice,
+      body: { fromAccountId: from, toAccountId: to, amount: 7 },
+      headers,
+    });
+    const b = await api.call('POST', '/transfers', {
+      token: bob,
+      body: { fromAccountId: bobs, toAccountId: to, amount: 7 },
+      headers,
+    });
+    expect([a.status, b.status]).toEqual([202, 202]);
+    expect(a.body.transferId).not.toBe(b.body.transferId);
+  });
+
+  it('keeps keys for at least 24 hours', async () => {
+    const [row] = await api.db.sql<{ hours: number }[]>`
+      SELECT min(extract(epoch FROM expires_at - created_at) / 3600)::float AS hours FROM idempotency_keys`;
+    expect(row!.hours).toBeGreaterThanOrEqual(24);
+  });
+});
+
+async function hashOf(body: unknown): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256')
+    .update(`POST /transfers\n${JSON.stringify(body)}`)
+    .digest('hex');
+}
