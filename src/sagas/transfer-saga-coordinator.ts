@@ -144,8 +144,14 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     for (let attempt = 1; ; attempt++) {
       try {
         await reactUntilSettled(transferId, async () => {
-          const { state } = await transfers.load(transferId);
-          await apply(react(event, state), ctx);
+          // An expiry changes what the event calls for (a debit that landed must now be refunded):
+          // react once more to the same event against the cancelled transfer.
+          for (let round = 0; round < 2; round++) {
+            const { state } = await transfers.load(transferId);
+            const reaction = react(event, state, clock.now());
+            await apply(reaction, ctx);
+            if (!reaction.commands.some((c) => c.command.type === 'ExpireTransfer')) break;
+          }
         });
         return;
       } catch (error) {

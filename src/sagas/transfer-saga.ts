@@ -95,12 +95,17 @@ const beforePivot = (transfer: TransferState) =>
  * What the coordinator does when it sees `event`, given the transfer's current state (SPEC §3):
  * hold the credit on the destination (the semantic lock), then debit the source (the pivot), then
  * release the credit and complete; a rejected debit or an expired deadline cancels the transfer and
- * compensates. Pure: the same event and state always give the same reaction, so redelivery is safe.
+ * compensates. Pure: the same event, state and time always give the same reaction, so redelivery is safe.
  */
-export function react(event: SagaEvent, transfer: TransferState): SagaReaction {
+export function react(event: SagaEvent, transfer: TransferState, now: Date): SagaReaction {
   if (transfer.status === 'None') return NOTHING;
   const { details } = transfer;
   const { transferId } = details;
+  // An overdue transfer never moves towards its pivot, even if the deadline job has not fired
+  // yet (say, after a restart): it expires, and its TransferCancelled drives the compensation.
+  if (beforePivot(transfer) && now.getTime() >= Date.parse(details.deadlineAt)) {
+    return { commands: onDeadline(transferId, now), deadlines: [] };
+  }
   switch (event.type) {
     case 'TransferRequested':
       if (!beforePivot(transfer)) return NOTHING;

@@ -21,13 +21,15 @@ const cancelled: TransferState = {
   compensations: [],
 };
 const leg = { accountId: 'dst', transferId: 't1', amount: 100 };
+const BEFORE = new Date('2030-01-01T00:00:00.000Z');
+const AFTER = new Date('2030-01-01T00:00:31.000Z');
 
 const ev = (type: SagaEvent['type'], data: Record<string, unknown> = {}) =>
   ({ type, data: { transferId: 't1', ...data } }) as SagaEvent;
 
 describe('TransferSagaCoordinator reactions', () => {
   it('TransferRequested → hold the credit on the destination first and schedule the deadline', () => {
-    expect(react({ type: 'TransferRequested', data: details }, requested)).toEqual({
+    expect(react({ type: 'TransferRequested', data: details }, requested, BEFORE)).toEqual({
       commands: [
         {
           aggregate: 'account',
@@ -43,26 +45,26 @@ describe('TransferSagaCoordinator reactions', () => {
   });
 
   it('TransferRequested redelivered after the transfer moved on does nothing but keep the deadline', () => {
-    expect(react({ type: 'TransferRequested', data: details }, creditHeld).commands).toEqual([]);
-    expect(react({ type: 'TransferRequested', data: details }, completed)).toEqual({
+    expect(react({ type: 'TransferRequested', data: details }, creditHeld, BEFORE).commands).toEqual([]);
+    expect(react({ type: 'TransferRequested', data: details }, completed, BEFORE)).toEqual({
       commands: [],
       deadlines: [],
     });
-    expect(react({ type: 'TransferRequested', data: details }, cancelled)).toEqual({
+    expect(react({ type: 'TransferRequested', data: details }, cancelled, BEFORE)).toEqual({
       commands: [],
       deadlines: [],
     });
   });
 
   it('TransferCreditHeld → the transfer records the semantic lock', () => {
-    expect(react(ev('TransferCreditHeld', leg), requested).commands).toEqual([
+    expect(react(ev('TransferCreditHeld', leg), requested, BEFORE).commands).toEqual([
       { aggregate: 'transfer', id: 't1', command: { type: 'RecordCreditHeld', data: { transferId: 't1' } } },
     ]);
-    expect(react(ev('TransferCreditHeld', leg), creditHeld).commands).toEqual([]);
+    expect(react(ev('TransferCreditHeld', leg), creditHeld, BEFORE).commands).toEqual([]);
   });
 
   it('TransferCreditHeld on a cancelled transfer → the late hold is cancelled', () => {
-    expect(react(ev('TransferCreditHeld', leg), cancelled).commands).toEqual([
+    expect(react(ev('TransferCreditHeld', leg), cancelled, BEFORE).commands).toEqual([
       {
         aggregate: 'account',
         id: 'dst',
@@ -72,7 +74,9 @@ describe('TransferSagaCoordinator reactions', () => {
   });
 
   it('TransferCreditRefused → cancel the transfer with ACCOUNT_CLOSED', () => {
-    expect(react(ev('TransferCreditRefused', { reason: 'ACCOUNT_CLOSED' }), requested).commands).toEqual([
+    expect(
+      react(ev('TransferCreditRefused', { reason: 'ACCOUNT_CLOSED' }), requested, BEFORE).commands,
+    ).toEqual([
       {
         aggregate: 'transfer',
         id: 't1',
@@ -82,7 +86,7 @@ describe('TransferSagaCoordinator reactions', () => {
   });
 
   it('TransferCreditRecorded → debit the source (the pivot)', () => {
-    expect(react(ev('TransferCreditRecorded'), creditHeld).commands).toEqual([
+    expect(react(ev('TransferCreditRecorded'), creditHeld, BEFORE).commands).toEqual([
       {
         aggregate: 'account',
         id: 'src',
@@ -92,18 +96,18 @@ describe('TransferSagaCoordinator reactions', () => {
         },
       },
     ]);
-    expect(react(ev('TransferCreditRecorded'), cancelled).commands).toEqual([]);
+    expect(react(ev('TransferCreditRecorded'), cancelled, BEFORE).commands).toEqual([]);
   });
 
   it('TransferDebited → record the pivot on the transfer', () => {
-    expect(react(ev('TransferDebited'), creditHeld).commands).toEqual([
+    expect(react(ev('TransferDebited'), creditHeld, BEFORE).commands).toEqual([
       { aggregate: 'transfer', id: 't1', command: { type: 'RecordDebit', data: { transferId: 't1' } } },
     ]);
-    expect(react(ev('TransferDebited'), debited).commands).toEqual([]);
+    expect(react(ev('TransferDebited'), debited, BEFORE).commands).toEqual([]);
   });
 
   it('TransferDebited on a cancelled transfer (the deadline race) → refund the debit', () => {
-    expect(react(ev('TransferDebited'), cancelled).commands).toEqual([
+    expect(react(ev('TransferDebited'), cancelled, BEFORE).commands).toEqual([
       {
         aggregate: 'account',
         id: 'src',
@@ -113,22 +117,22 @@ describe('TransferSagaCoordinator reactions', () => {
   });
 
   it('TransferDebitRejected → cancel the transfer with the reason; never after the pivot', () => {
-    expect(react(ev('TransferDebitRejected', { reason: 'INSUFFICIENT_FUNDS' }), creditHeld).commands).toEqual(
-      [
-        {
-          aggregate: 'transfer',
-          id: 't1',
-          command: { type: 'CancelTransfer', data: { transferId: 't1', reason: 'INSUFFICIENT_FUNDS' } },
-        },
-      ],
-    );
-    expect(react(ev('TransferDebitRejected', { reason: 'INSUFFICIENT_FUNDS' }), cancelled).commands).toEqual(
-      [],
-    );
+    expect(
+      react(ev('TransferDebitRejected', { reason: 'INSUFFICIENT_FUNDS' }), creditHeld, BEFORE).commands,
+    ).toEqual([
+      {
+        aggregate: 'transfer',
+        id: 't1',
+        command: { type: 'CancelTransfer', data: { transferId: 't1', reason: 'INSUFFICIENT_FUNDS' } },
+      },
+    ]);
+    expect(
+      react(ev('TransferDebitRejected', { reason: 'INSUFFICIENT_FUNDS' }), cancelled, BEFORE).commands,
+    ).toEqual([]);
   });
 
   it('TransferDebitRecorded → release the held credit and drop the deadline', () => {
-    expect(react(ev('TransferDebitRecorded'), debited)).toEqual({
+    expect(react(ev('TransferDebitRecorded'), debited, BEFORE)).toEqual({
       commands: [
         {
           aggregate: 'account',
@@ -141,21 +145,21 @@ describe('TransferSagaCoordinator reactions', () => {
   });
 
   it('TransferCreditReleased → complete the transfer', () => {
-    expect(react(ev('TransferCreditReleased', leg), debited).commands).toEqual([
+    expect(react(ev('TransferCreditReleased', leg), debited, BEFORE).commands).toEqual([
       { aggregate: 'transfer', id: 't1', command: { type: 'CompleteTransfer', data: { transferId: 't1' } } },
     ]);
-    expect(react(ev('TransferCreditReleased', leg), completed).commands).toEqual([]);
+    expect(react(ev('TransferCreditReleased', leg), completed, BEFORE).commands).toEqual([]);
   });
 
   it('TransferCompleted → drop the deadline', () => {
-    expect(react(ev('TransferCompleted'), completed)).toEqual({
+    expect(react(ev('TransferCompleted'), completed, BEFORE)).toEqual({
       commands: [],
       deadlines: [{ type: 'cancel', transferId: 't1' }],
     });
   });
 
   it('TransferCancelled → compensate: cancel the held credit, drop the deadline', () => {
-    expect(react(ev('TransferCancelled', { reason: 'DEADLINE_EXPIRED' }), cancelled)).toEqual({
+    expect(react(ev('TransferCancelled', { reason: 'DEADLINE_EXPIRED' }), cancelled, BEFORE)).toEqual({
       commands: [
         {
           aggregate: 'account',
@@ -168,14 +172,14 @@ describe('TransferSagaCoordinator reactions', () => {
   });
 
   it('TransferCreditCancelled and TransferDebitRefunded → the transfer records each compensation', () => {
-    expect(react(ev('TransferCreditCancelled', leg), cancelled).commands).toEqual([
+    expect(react(ev('TransferCreditCancelled', leg), cancelled, BEFORE).commands).toEqual([
       {
         aggregate: 'transfer',
         id: 't1',
         command: { type: 'RecordCompensation', data: { transferId: 't1', step: 'CREDIT_CANCELLED' } },
       },
     ]);
-    expect(react(ev('TransferDebitRefunded'), cancelled).commands).toEqual([
+    expect(react(ev('TransferDebitRefunded'), cancelled, BEFORE).commands).toEqual([
       {
         aggregate: 'transfer',
         id: 't1',
@@ -185,7 +189,29 @@ describe('TransferSagaCoordinator reactions', () => {
   });
 
   it('does nothing for a transfer it cannot find', () => {
-    expect(react(ev('TransferDebited'), { status: 'None' })).toEqual({ commands: [], deadlines: [] });
+    expect(react(ev('TransferDebited'), { status: 'None' }, BEFORE)).toEqual({ commands: [], deadlines: [] });
+  });
+
+  it('an overdue transfer before its pivot expires instead of moving on (e.g. after a restart)', () => {
+    const expire = [
+      {
+        aggregate: 'transfer',
+        id: 't1',
+        command: { type: 'ExpireTransfer', data: { transferId: 't1', now: AFTER.toISOString() } },
+      },
+    ];
+    expect(react({ type: 'TransferRequested', data: details }, requested, AFTER)).toEqual({
+      commands: expire,
+      deadlines: [],
+    });
+    expect(react(ev('TransferCreditRecorded'), creditHeld, AFTER)).toEqual({
+      commands: expire,
+      deadlines: [],
+    });
+    // After the pivot the saga only goes forward, deadline or not.
+    expect(react(ev('TransferDebitRecorded'), debited, AFTER).commands[0]?.command.type).toBe(
+      'ReleaseTransferCredit',
+    );
   });
 
   it('a due deadline asks the transfer to expire at the job clock', () => {

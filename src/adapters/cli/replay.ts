@@ -1,46 +1,66 @@
-import { SingleBar } from 'cli-progress';
+import { Presets, SingleBar } from 'cli-progress';
 import { loadConfig } from '../../config.ts';
 import type { ProjectionName } from '../postgres/projections/projection.ts';
-import { rebuildReadModels } from '../postgres/projections/rebuild.ts';
+import { type RebuildSummary, rebuildReadModels } from '../postgres/projections/rebuild.ts';
+import type { Until } from './arguments.ts';
 import { runWithDatabase } from './database.ts';
+import { print } from './output.ts';
 
+/** A progress bar on stderr when a person watches it; nothing when stderr is a pipe or a file. */
+function progressBar() {
+  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  const bar = new SingleBar(
+    {
+      format:
+        'replay [{bar}] {percentage}% | {value}/{total} events | {speed} events/s | ETA {eta_formatted}',
+      stream: process.stderr,
+      hideCursor: true,
+      etaBuffer: 50,
+    },
+    Presets.shades_classic,
+  );
+  const started = performance.now();
+  bar.start(1, 0, { speed: 0 });
+  return {
+    update(done: number, total: number) {
+      const seconds = Math.max(0.001, (performance.now() - started) / 1000);
+      bar.setTotal(Math.max(total, 1));
+      bar.update(done, { speed: Math.round(done / seconds) });
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+const describe = (summary: RebuildSummary, until: Until | undefined) =>
+  `rebuilt ${summary.projections.join(', ')} from ${summary.events} events up to position ${summary.position}` +
+  (until ? ` (as of ${'time' in until ? until.time.toISOString() : `position ${until.position}`})` : '') +
+  ` in ${(summary.durationMs / 1000).toFixed(1)} s (${summary.eventsPerSecond} events/s)`;
+
+/**
+ * `esbank replay`: rebuilds the read models from the log into fresh tables that are swapped in
+ * at the end, so a running service never serves half a rebuild.
+ */
 export async function replayCommand(options: {
   projection?: ProjectionName;
-  until?: { position: number } | { time: Date };
+  until?: Until;
   batchSize: number;
   json?: boolean;
 }): Promise<void> {
   await runWithDatabase(loadConfig(), async ({ sql, store }) => {
-    const tty = process.stderr.isTTY && !options.json;
-    const bar = tty
-      ? new SingleBar({
-          format: 'replay [{bar}] {percentage}% | {value}/{total} positions | {speed} events/s | ETA {eta}s',
-          stream: process.stderr,
-        })
-      : null;
-    const started = Date.now();
-    let events = 0;
-    bar?.start(1, 0, { speed: 0 });
-    const summary = await rebuildReadModels({
-      sql,
-      store,
-      ...(options.projection ? { projections: [options.projection] } : {}),
-      ...(options.until ? { until: options.until } : {}),
-      batchSize: options.batchSize,
-      onProgress: (done, total) => {
-        events = done;
-        bar?.setTotal(Math.max(total, 1));
-        bar?.update(done, { speed: Math.round(events / Math.max(0.001, (Date.now() - started) / 1000)) });
-      },
-    });
-    bar?.stop();
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    } else {
-      process.stdout.write(
-        `rebuilt ${summary.projections.join(', ')} from ${summary.events} events up to position ${summary.position} ` +
-          `in ${(summary.durationMs / 1000).toFixed(1)} s (${summary.eventsPerSecond} events/s)\n`,
-      );
+    const bar = progressBar();
+    let summary: RebuildSummary;
+    try {
+      summary = await rebuildReadModels({
+        sql,
+        store,
+        ...(options.projection ? { projections: [options.projection] } : {}),
+        ...(options.until ? { until: options.until } : {}),
+        batchSize: options.batchSize,
+        onProgress: bar.update,
+      });
+    } finally {
+      bar.stop();
     }
+    print(options, summary, () => describe(summary, options.until));
   });
 }

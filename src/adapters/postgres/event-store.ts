@@ -47,6 +47,25 @@ export type PostgresEventStore = EventStore & {
   listStreams(prefix?: string): Promise<string[]>;
 };
 
+/** Connection failures become EventStoreUnavailableError; everything else passes unchanged. */
+const unavailableOr = (error: unknown): unknown =>
+  isConnectionError(error)
+    ? new EventStoreUnavailableError(`The event store is unreachable: ${(error as Error).message}`, {
+        cause: error,
+      })
+    : error;
+
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw unavailableOr(error);
+  }
+}
+
+/** Concurrent appends with `any` that race for the same revision retry; each loss means another won. */
+const MAX_ANY_ATTEMPTS = 50;
+
 /**
  * The event store on PostgreSQL (migrations/0001_event_store.sql).
  *
@@ -55,31 +74,84 @@ export type PostgresEventStore = EventStore & {
  * whose transaction id is below `pg_snapshot_xmin(pg_current_snapshot())`: every such transaction
  * has committed or aborted, and any later commit has a higher transaction id and so a higher
  * position. What a reader sees is therefore always a gap-free prefix of the log.
+ *
+ * Live subscriptions are woken at once by appends through this store, by NOTIFY (sent after the
+ * append commits) from other processes, and otherwise by an adaptive poll: an event can be held
+ * back by an unrelated in-flight transaction and become visible with no further notification.
  */
 export function createPostgresEventStore(sql: Sql): PostgresEventStore {
-  /** Wakes live subscriptions; LISTEN is set up on the first subscription. */
   const waiters = new Set<() => void>();
+  /** Counts wake-ups, so a subscription that read while one arrived does not go to sleep. */
+  let wakeUps = 0;
   let listening: Promise<{ unlisten(): Promise<void> } | null> | undefined;
   const subscriptions = new Set<Subscription>();
+  let announcing: Promise<void> | undefined;
+  let announceAgain = false;
 
   const wakeAll = () => {
+    wakeUps++;
     for (const wake of waiters) wake();
   };
 
+  /** LISTEN once for all subscriptions; a failed LISTEN is tried again by the next subscription. */
   const ensureListening = () => {
-    listening ??= sql.listen(NOTIFY_CHANNEL, wakeAll).catch(() => null);
+    listening ??= sql.listen(NOTIFY_CHANNEL, wakeAll).catch(() => {
+      listening = undefined;
+      return null;
+    });
   };
 
-  async function guard<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (isConnectionError(error)) {
-        throw new EventStoreUnavailableError(`The event store is unreachable: ${(error as Error).message}`, {
-          cause: error,
-        });
+  /** Wakes local subscriptions and notifies other processes, at most one NOTIFY in flight. */
+  const announce = () => {
+    wakeAll();
+    if (announcing) {
+      announceAgain = true;
+      return;
+    }
+    announcing = (async () => {
+      do {
+        announceAgain = false;
+        await sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`.catch(() => {});
+      } while (announceAgain);
+      announcing = undefined;
+    })();
+  };
+
+  async function appendOnce(streamName: string, events: NewEvent[], expected: ExpectedRevision) {
+    const [row] = await sql<{ next_revision: number; last_position: number }[]>`
+      SELECT next_revision, last_position
+      FROM esbank_append(${streamName}, ${expectedToSql(expected)}, ${JSON.stringify(events)}::text::jsonb)`;
+    return { nextExpectedRevision: row!.next_revision, position: row!.last_position };
+  }
+
+  async function append(
+    streamName: string,
+    events: NewEvent[],
+    expected: ExpectedRevision,
+  ): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await appendOnce(streamName, events, expected);
+        announce();
+        return result;
+      } catch (error) {
+        const { code, detail, constraint_name } = error as {
+          code?: string;
+          detail?: string;
+          constraint_name?: string;
+        };
+        if (code === 'EB409') {
+          const actual = Number(detail);
+          throw new WrongExpectedRevisionError(streamName, expected, actual < 0 ? 'no_stream' : actual);
+        }
+        if (code === '23505' && constraint_name === 'events_stream_revision') {
+          // A concurrent append took the revision after our check.
+          if (expected === 'any' && attempt < MAX_ANY_ATTEMPTS) continue;
+          throw new WrongExpectedRevisionError(streamName, expected, 'unknown');
+        }
+        throw unavailableOr(error);
       }
-      throw error;
     }
   }
 
@@ -120,8 +192,10 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     let wake: (() => void) | undefined;
     ensureListening();
 
-    const waitForNews = (ms: number) =>
+    /** Sleeps `ms` unless woken or stopped first; returns at once if woken since `wakeUpsSeen`. */
+    const pause = (ms: number, wakeUpsSeen?: number) =>
       new Promise<void>((resolve) => {
+        if (stopped || (wakeUpsSeen !== undefined && wakeUps !== wakeUpsSeen)) return resolve();
         const done = () => {
           clearTimeout(timer);
           waiters.delete(done);
@@ -133,30 +207,42 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
         waiters.add(done);
       });
 
-    const run = async () => {
-      let after = (checkpoint ? await readCheckpoint(checkpoint) : null) ?? options.after ?? 0;
-      let idleMs = POLL_MIN_MS;
-      let failures = 0;
-      while (!stopped) {
-        let batch: RecordedEvent[];
+    /**
+     * Runs `work`, retrying with backoff while the database is down or restarting, so the
+     * subscription outlives an outage. Gives up (undefined) once stopped; other errors end it.
+     */
+    async function retrying<T>(work: () => Promise<T>): Promise<T | undefined> {
+      for (let failures = 0; ; failures++) {
         try {
-          batch = await readAll({ after, batchSize, ...(eventTypes ? { eventTypes } : {}) });
-          failures = 0;
+          return await work();
         } catch (error) {
           if (!(error instanceof EventStoreUnavailableError)) throw error;
-          // The database is down or restarting: keep the subscription and try again.
-          await waitForNews(Math.min(5000, 100 * 2 ** failures++));
-          continue;
+          if (stopped) return undefined;
+          await pause(Math.min(5000, 100 * 2 ** failures));
         }
+      }
+    }
+
+    const run = async () => {
+      const stored = checkpoint ? await retrying(() => readCheckpoint(checkpoint)) : null;
+      let after = stored ?? options.after ?? 0;
+      let idleMs = POLL_MIN_MS;
+      while (!stopped) {
+        const wakeUpsSeen = wakeUps;
+        const batch = await retrying(() =>
+          readAll({ after, batchSize, ...(eventTypes ? { eventTypes } : {}) }),
+        );
+        if (batch === undefined) break;
         if (batch.length === 0) {
-          await waitForNews(idleMs);
+          await pause(idleMs, wakeUpsSeen);
           idleMs = Math.min(POLL_MAX_MS, idleMs * 2);
           continue;
         }
         idleMs = POLL_MIN_MS;
         await handle(batch);
         after = batch[batch.length - 1]!.position;
-        if (checkpoint) await storeCheckpoint(checkpoint, after);
+        // Stored only after the handler succeeded: at-least-once, never a skipped batch.
+        if (checkpoint) await retrying(() => storeCheckpoint(checkpoint, after));
       }
     };
 
@@ -176,37 +262,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
   }
 
   return {
-    async append(streamName: string, events: NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-      if (events.length === 0) throw new Error('append needs at least one event');
-      try {
-        const [row] = await sql<{ next_revision: number; last_position: number }[]>`
-          SELECT next_revision, last_position
-          FROM esbank_append(${streamName}, ${expectedToSql(expected)}, ${JSON.stringify(events)}::text::jsonb)`;
-        return { nextExpectedRevision: row!.next_revision, position: row!.last_position };
-      } catch (error) {
-        const { code, detail, constraint_name } = error as {
-          code?: string;
-          detail?: string;
-          constraint_name?: string;
-        };
-        if (code === 'EB409') {
-          const actual = Number(detail);
-          throw new WrongExpectedRevisionError(streamName, expected, actual < 0 ? 'no_stream' : actual);
-        }
-        if (code === '23505' && constraint_name === 'events_stream_revision') {
-          throw new WrongExpectedRevisionError(streamName, expected, 'unknown');
-        }
-        if (isConnectionError(error)) {
-          throw new EventStoreUnavailableError(
-            `The event store is unreachable: ${(error as Error).message}`,
-            {
-              cause: error,
-            },
-          );
-        }
-        throw error;
-      }
-    },
+    append,
 
     async readStream(streamName, { fromRevision = 0, maxCount } = {}) {
       return guard(async () => {
@@ -268,7 +324,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     async listStreams(prefix = '') {
       return guard(async () => {
         const rows = await sql<{ stream_name: string }[]>`
-          SELECT DISTINCT stream_name FROM events WHERE stream_name LIKE ${`${prefix}%`} ORDER BY stream_name`;
+          SELECT DISTINCT stream_name FROM events WHERE starts_with(stream_name, ${prefix}) ORDER BY stream_name`;
         return rows.map((row) => row.stream_name);
       });
     },
@@ -277,6 +333,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
       await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
       const listener = await listening;
       await listener?.unlisten().catch(() => {});
+      await announcing;
     },
   };
 }
