@@ -6,7 +6,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     include: ['test/**/*.test.ts'],
-    exclude: ['test/faults/**', 'node_modules/**'],
+    // The fault suite (crashes, database restarts, a 15-60 s bank workload) runs with `npm run test:faults`.
+    exclude: ['test/faults/**/*.faults.test.ts', 'node_modules/**'],
     pool: 'forks',
   },
 });

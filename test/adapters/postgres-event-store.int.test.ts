@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEventStore } from '../../src/adapters/postgres/event-store.ts';
+import { EventStoreUnavailableError } from '../../src/application/ports/event-store.ts';
 import { eventStoreContract } from '../contract/event-store.contract.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -20,7 +22,14 @@ eventStoreContract(
   { heavy: true },
 );
 
-describe('PostgreSQL event store: late commits', () => {
+const waitFor = async (condition: () => boolean) => {
+  for (let i = 0; !condition(); i++) {
+    if (i > 1000) throw new Error('Timed out waiting for the condition');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe('PostgreSQL event store: ordering and outages', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -70,6 +79,49 @@ describe('PostgreSQL event store: late commits', () => {
     const afterCommit = await store.readAll({ after: start });
     expect(afterCommit.map((e) => e.type)).toEqual(['Slow', 'Fast']);
     expect(afterCommit[1]!.position).toBe(fast.position);
+    await store.close();
+  });
+
+  it('refuses an append in a transaction that already wrote, whose id was drawn outside the lock', async () => {
+    const attempt = db.sql.begin(async (tx) => {
+      await tx`SELECT * FROM esbank_append(${'twice-a'}, ${null}, ${tx.json([event('A')] as never)})`;
+      await tx`SELECT * FROM esbank_append(${'twice-b'}, ${null}, ${tx.json([event('B')] as never)})`;
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'EB400' });
+    expect(await db.sql`SELECT 1 FROM events WHERE stream_name LIKE 'twice-%'`).toHaveLength(0);
+  });
+
+  it('keeps a subscription running when the database drops its connections', async () => {
+    const store = createPostgresEventStore(db.sql);
+    const stream = `dropped-${randomUUID()}`;
+    const seen: string[] = [];
+    const subscription = store.subscribe({
+      after: await store.headPosition(),
+      handle: async (events) => {
+        seen.push(...events.filter((e) => e.streamName === stream).map((e) => e.type));
+      },
+    });
+    await store.append(stream, [event('Before')], 'no_stream');
+    await waitFor(() => seen.length === 1);
+
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
+    await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid()`;
+    await admin.end();
+
+    // The pool reconnects; the first statement on a dead connection may fail and is retried.
+    for (let tries = 0; ; tries++) {
+      try {
+        await store.append(stream, [event('After')], 0);
+        break;
+      } catch (error) {
+        if (!(error instanceof EventStoreUnavailableError) || tries > 20) throw error;
+      }
+    }
+    await waitFor(() => seen.length === 2);
+    await subscription.stop();
+    await expect(subscription.done).resolves.toBeUndefined();
+    expect(seen).toEqual(['Before', 'After']);
     await store.close();
   });
 });

@@ -133,6 +133,28 @@ export function eventStoreContract(
       });
     });
 
+    it('appends every one of many concurrent appends with `any`, each at its own revision', async () => {
+      const stream = streamName();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, n) => store.append(stream, [newEvent('Any', { n })], 'any')),
+      );
+      expect(results.map((r) => r.nextExpectedRevision).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 10 }, (_, i) => i),
+      );
+      const read = await store.readStream(stream);
+      expect(read.map((e) => e.revision)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      expect(new Set(read.map((e) => e.data.n)).size).toBe(10);
+    });
+
+    it('lists stream names by prefix, when the adapter can', async () => {
+      if (!store.listStreams) return;
+      const kind = `list${randomUUID().slice(0, 8)}`;
+      const streams = [streamName(kind), streamName(kind)].sort();
+      for (const stream of streams) await store.append(stream, [newEvent('A'), newEvent('B')], 'no_stream');
+      await store.append(streamName(), [newEvent('Other')], 'no_stream');
+      expect(await store.listStreams(`${kind}-`)).toEqual(streams);
+    });
+
     describe('the global log', () => {
       it('reads all events after a position in batches, in order, with an event-type filter', async () => {
         const start = await store.headPosition();
