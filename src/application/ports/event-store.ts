@@ -117,6 +117,8 @@ export interface EventStore {
   subscribe(options: SubscribeOptions): Subscription;
   readCheckpoint(name: string): Promise<number | null>;
   storeCheckpoint(name: string, position: number): Promise<void>;
+  /** Every stream name starting with `prefix`, in name order (optional: for `esbank snapshot --all`). */
+  listStreams?(prefix?: string): Promise<string[]>;
   readSnapshot(streamName: string): Promise<Snapshot | null>;
   writeSnapshot(streamName: string, snapshot: Snapshot): Promise<void>;
   close(): Promise<void>;
