@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { idFromKey } from '../../src/adapters/http/idempotency.ts';
 import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.ts';
 import { createInMemorySagaStore } from '../../src/adapters/memory/saga-store.ts';
-import type { RecordedEvent } from '../../src/application/ports/event-store.ts';
 import type { DomainError } from '../../src/domain/errors.ts';
 import { createBank, request } from '../support/saga.ts';
 

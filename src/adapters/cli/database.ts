@@ -29,16 +29,13 @@ async function scanStreams(store: EventStore, prefix: string): Promise<string[]>
 }
 
 /** The event store `esbank serve` writes to, as SPEC §8 configures it. */
-async function openStore(config: Config, sql: Sql): Promise<Omit<CliDeps, 'sql'>> {
+async function openStore(config: Config, sql: Sql): Promise<EventStore> {
   switch (config.EVENT_STORE) {
-    case 'postgres': {
-      const store = createPostgresEventStore(sql);
-      return { store, listStreams: (prefix) => store.listStreams(prefix) };
-    }
+    case 'postgres':
+      return createPostgresEventStore(sql);
     case 'eventstoredb': {
       const { createEventStoreDBStore } = await import('../eventstoredb/event-store.ts');
-      const store = createEventStoreDBStore(config.EVENTSTORE_CONNECTION_STRING!);
-      return { store, listStreams: (prefix) => scanStreams(store, prefix) };
+      return createEventStoreDBStore(config.EVENTSTORE_CONNECTION_STRING!);
     }
     case 'memory':
       throw new CliFailure(
@@ -64,8 +61,10 @@ export async function runWithDatabase<T>(
     await sql`SELECT 1`;
     if (options.migrate !== false) await migrate(sql);
     const opened = await openStore(config, sql);
-    store = opened.store;
-    return await work({ sql, ...opened });
+    store = opened;
+    const listStreams = (prefix: string) =>
+      opened.listStreams ? opened.listStreams(prefix) : scanStreams(opened, prefix);
+    return await work({ sql, store: opened, listStreams });
   } finally {
     await store?.close().catch(() => {});
     await sql.end({ timeout: 2 }).catch(() => {});

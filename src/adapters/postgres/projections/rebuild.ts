@@ -19,7 +19,8 @@ export type RebuildOptions = {
   /** Rebuild the read models as of this moment: a position, or a business time (metadata.occurredAt). */
   until?: { position?: number; time?: Date };
   batchSize?: number;
-  onProgress?: (done: number, total: number) => void;
+  /** `done` and `total` are global positions (which may have gaps); `events` is the count applied so far. */
+  onProgress?: (done: number, total: number, events: number) => void;
 };
 
 export type RebuildSummary = {
@@ -69,7 +70,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
         });
         after = applied[applied.length - 1]!.position;
         events += applied.length;
-        options.onProgress?.(Math.min(after, total), total);
+        options.onProgress?.(Math.min(after, total), total, events);
       }
     }
 
