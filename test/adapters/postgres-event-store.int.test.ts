@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEventStore } from '../../src/adapters/postgres/event-store.ts';
 import { EventStoreUnavailableError } from '../../src/application/ports/event-store.ts';
-import { eventStoreContract } from '../contract/event-store.contract.ts';
+import { eventStoreContract, waitUntil } from '../contract/event-store.contract.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 eventStoreContract(
@@ -21,13 +21,6 @@ eventStoreContract(
   },
   { heavy: true },
 );
-
-const waitFor = async (condition: () => boolean) => {
-  for (let i = 0; !condition(); i++) {
-    if (i > 1000) throw new Error('Timed out waiting for the condition');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
 
 describe('PostgreSQL event store: ordering and outages', () => {
   let db: TestDatabase;
@@ -102,7 +95,7 @@ describe('PostgreSQL event store: ordering and outages', () => {
       },
     });
     await store.append(stream, [event('Before')], 'no_stream');
-    await waitFor(() => seen.length === 1);
+    await waitUntil(() => seen.length === 1);
 
     const admin = postgres(db.url, { max: 1, onnotice: () => {} });
     await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -118,7 +111,7 @@ describe('PostgreSQL event store: ordering and outages', () => {
         if (!(error instanceof EventStoreUnavailableError) || tries > 20) throw error;
       }
     }
-    await waitFor(() => seen.length === 2);
+    await waitUntil(() => seen.length === 2);
     await subscription.stop();
     await expect(subscription.done).resolves.toBeUndefined();
     expect(seen).toEqual(['Before', 'After']);

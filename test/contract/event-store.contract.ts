@@ -25,7 +25,8 @@ const newEvent = (type: string, data: Record<string, unknown> = {}): NewEvent =>
 /** A fresh stream name per test: a shared log (EventStoreDB's $all) may hold other streams. */
 const streamName = (kind = 'contract') => `${kind}-${randomUUID()}`;
 
-const waitUntil = async (condition: () => boolean, timeoutMs = 10_000) => {
+/** Polls `condition` every 10 ms; fails after `timeoutMs`. */
+export const waitUntil = async (condition: () => boolean, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('Timed out waiting for the condition');

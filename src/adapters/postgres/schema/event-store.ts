@@ -3,6 +3,7 @@ import {
   customType,
   integer,
   jsonb,
+  pgSequence,
   pgTable,
   text,
   timestamp,
@@ -13,7 +14,9 @@ import {
 /** PostgreSQL's 64-bit transaction id type, read as text. */
 const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 
-/** Mirrors migrations/0001_event_store.sql. */
+/** Mirrors migrations/0001_event_store.sql. Positions are drawn by esbank_append, not by a column default. */
+export const globalPosition = pgSequence('esbank_global_position');
+
 export const events = pgTable(
   'events',
   {
