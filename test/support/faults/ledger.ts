@@ -1,0 +1,69 @@
+import { expect } from 'vitest';
+import type { Sql } from '../../../src/adapters/postgres/client.ts';
+
+/** Reads the event log straight from the database: the ground truth after a fault. */
+export async function ledger(sql: Sql) {
+  const rows = await sql<{ type: string; stream_name: string; data: Record<string, unknown> }[]>`
+    SELECT type, stream_name, data FROM events ORDER BY global_position`;
+  const sum = (types: Record<string, number>) =>
+    rows.reduce((total, row) => total + (types[row.type] ?? 0) * Number(row.data.amount ?? 0), 0);
+  const terminal = new Map<string, string[]>();
+  for (const row of rows) {
+    if (row.type === 'TransferCompleted' || row.type === 'TransferCancelled') {
+      const id = String(row.data.transferId);
+      terminal.set(id, [
+        ...(terminal.get(id) ?? []),
+        row.type === 'TransferCancelled' ? `CANCELLED:${row.data.reason}` : 'COMPLETED',
+      ]);
+    }
+  }
+  return {
+    requested: new Set(
+      rows.filter((r) => r.type === 'TransferRequested').map((r) => String(r.data.transferId)),
+    ),
+    terminal,
+    cash: sum({ CashDeposited: 1, CashWithdrawn: -1 }),
+    available: sum({
+      CashDeposited: 1,
+      CashWithdrawn: -1,
+      TransferCreditReleased: 1,
+      TransferDebited: -1,
+      TransferDebitRefunded: 1,
+    }),
+    pending: sum({ TransferCreditHeld: 1, TransferCreditReleased: -1, TransferCreditCancelled: -1 }),
+    /** (stream, type, transfer) triples that occur more than once: a step done twice. */
+    doubled: (() => {
+      const seen = new Map<string, number>();
+      for (const row of rows) {
+        if (!row.data.transferId) continue;
+        const key = `${row.stream_name}|${row.type}|${row.data.transferId}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+      }
+      return [...seen.entries()].filter(([, n]) => n > 1);
+    })(),
+  };
+}
+
+/** Waits (bounded) until every given transfer has a terminal event and no credit is pending. */
+export async function waitForQuiescence(sql: Sql, transferIds: Iterable<string>, timeoutMs: number) {
+  const ids = [...transferIds];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await ledger(sql);
+    if (ids.every((id) => state.terminal.has(id)) && state.pending === 0) return state;
+    if (Date.now() > deadline) {
+      const open = ids.filter((id) => !state.terminal.has(id));
+      throw new Error(
+        `${open.length} transfers not terminal, pending ${state.pending}, e.g. ${open.slice(0, 3)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export function expectSound(state: Awaited<ReturnType<typeof ledger>>) {
+  expect(state.doubled).toEqual([]);
+  expect(state.pending).toBe(0);
+  expect(state.available).toBe(state.cash);
+  for (const outcomes of state.terminal.values()) expect(outcomes).toHaveLength(1);
+}
