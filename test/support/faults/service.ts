@@ -67,8 +67,11 @@ export async function serviceProcess(env: Record<string, string>) {
 export const tokenFor = (sub: string, role: 'customer' | 'operator' = 'customer') =>
   mintToken({ sub, role, ttlSeconds: 3600 }, FAULT_SECRET);
 
-/** One HTTP call; a connection failure (the service is down) is reported as status 0. */
+/** A response; the body is typed loosely because fault tests read a few fields of it. */
 // biome-ignore lint/suspicious/noExplicitAny: fault tests read a few fields of each body
+export type Reply = { status: number; body: any };
+
+/** One HTTP call; a connection failure (the service is down) is reported as status 0. */
 export async function call(
   url: string,
   method: string,
@@ -76,7 +79,7 @@ export async function call(
   token: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<Reply> {
   try {
     const response = await fetch(url + path, {
       method,
