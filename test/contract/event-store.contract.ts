@@ -223,6 +223,43 @@ export function eventStoreContract(
         expect(await store.readCheckpoint(checkpoint)).toBe((await store.readStream(stream))[2]!.position);
       });
 
+      it('stop after the batch in hand: its handler finishes, its checkpoint is stored, nothing follows', async () => {
+        const stream = streamName();
+        const checkpoint = `contract-${randomUUID()}`;
+        await store.storeCheckpoint(checkpoint, await store.headPosition());
+        for (let i = 0; i < 3; i++) {
+          await store.append(stream, [newEvent(`E${i}`)], i === 0 ? 'no_stream' : i - 1);
+        }
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        const handled: string[] = [];
+        let calls = 0;
+        const subscription = store.subscribe({
+          checkpoint,
+          batchSize: 1,
+          handle: async (events) => {
+            calls++;
+            await released;
+            handled.push(...events.filter((e) => e.streamName === stream).map((e) => e.type));
+          },
+        });
+        await waitUntil(() => calls === 1);
+        let stopped = false;
+        const stopping = subscription.stop().then(() => {
+          stopped = true;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(stopped).toBe(false);
+        release();
+        await stopping;
+        await subscription.done;
+        expect(calls).toBe(1);
+        expect(handled).toEqual(['E0']);
+        expect(await store.readCheckpoint(checkpoint)).toBe((await store.readStream(stream))[0]!.position);
+      });
+
       it('end with the handler error in `done`', async () => {
         await store.append(streamName(), [newEvent('Boom')], 'no_stream');
         const subscription = store.subscribe({
