@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEventStore } from '../../src/adapters/postgres/event-store.ts';
-import { EventStoreUnavailableError } from '../../src/application/ports/event-store.ts';
+import { EventStoreUnavailableError, type RecordedEvent } from '../../src/application/ports/event-store.ts';
 import { eventStoreContract, waitUntil } from '../contract/event-store.contract.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -69,7 +69,12 @@ describe('PostgreSQL event store: ordering and outages', () => {
 
     releaseSlow();
     await slow;
-    const afterCommit = await store.readAll({ after: start });
+    // Visible once no older transaction on the cluster is in flight (other tests may run one).
+    let afterCommit: RecordedEvent[] = [];
+    await waitUntil(async () => {
+      afterCommit = await store.readAll({ after: start });
+      return afterCommit.length === 2;
+    });
     expect(afterCommit.map((e) => e.type)).toEqual(['Slow', 'Fast']);
     expect(afterCommit[1]!.position).toBe(fast.position);
     await store.close();

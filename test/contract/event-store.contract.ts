@@ -26,23 +26,31 @@ const newEvent = (type: string, data: Record<string, unknown> = {}): NewEvent =>
 const streamName = (kind = 'contract') => `${kind}-${randomUUID()}`;
 
 /** Polls `condition` every 10 ms; fails after `timeoutMs`. */
-export const waitUntil = async (condition: () => boolean, timeoutMs = 10_000) => {
+export const waitUntil = async (condition: () => boolean | Promise<boolean>, timeoutMs = 10_000) => {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('Timed out waiting for the condition');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 };
 
-/** Reads the whole log after `after`, keeping only the given streams. */
-const readAllOf = async (store: EventStore, after: number, streams: Set<string>) => {
-  const seen: RecordedEvent[] = [];
-  for (let position = after; ; ) {
-    const batch = await store.readAll({ after: position, batchSize: 100 });
-    if (batch.length === 0) return seen;
-    seen.push(...batch.filter((event) => streams.has(event.streamName)));
-    position = batch[batch.length - 1]!.position;
-  }
+/**
+ * Reads the whole log after `after`, keeping only the given streams, until `count` of their events
+ * are visible: a store may hold back a committed event while an older transaction is in flight
+ * (on PostgreSQL, any transaction on the cluster), so "readable at once after append" is not promised.
+ */
+const readAllOf = async (store: EventStore, after: number, streams: Set<string>, count: number) => {
+  let seen: RecordedEvent[] = [];
+  await waitUntil(async () => {
+    seen = [];
+    for (let position = after; ; ) {
+      const batch = await store.readAll({ after: position, batchSize: 100 });
+      if (batch.length === 0) return seen.length >= count;
+      seen.push(...batch.filter((event) => streams.has(event.streamName)));
+      position = batch[batch.length - 1]!.position;
+    }
+  });
+  return seen;
 };
 
 /**
@@ -165,7 +173,7 @@ export function eventStoreContract(
         await store.append(b, [newEvent('X', { n: 3 })], 'no_stream');
         await store.append(a, [newEvent('Y', { n: 4 })], 1);
 
-        const all = await readAllOf(store, start, new Set([a, b]));
+        const all = await readAllOf(store, start, new Set([a, b]), 4);
         expect(all.map((e) => e.data.n)).toEqual([1, 2, 3, 4]);
         const positions = all.map((e) => e.position);
         expect(positions).toEqual([...positions].sort((x, y) => x - y));
