@@ -83,16 +83,28 @@ export function createBankingService(deps: BankingServiceDeps) {
     transfers,
     commandContext,
 
-    openAccount(
+    async openAccount(
       input: { accountId?: string; ownerId: string; currency: string },
       request: RequestContext,
+      /** A client retry (the id came from its Idempotency-Key): the same content again is a no-op. */
+      options: { repeatable?: boolean } = {},
     ): Promise<CommandResult<AccountState> & { accountId: string }> {
       const accountId = input.accountId ?? ids.newId();
       const command: AccountCommand = {
         type: 'OpenAccount',
         data: { accountId, ownerId: input.ownerId, currency: input.currency },
       };
-      return onAccount(accountId, command, request).then((result) => ({ ...result, accountId }));
+      if (options.repeatable) {
+        const { state } = await accounts.load(accountId);
+        if (
+          state.status !== 'Unopened' &&
+          state.ownerId === input.ownerId &&
+          state.currency === input.currency
+        ) {
+          return { state, position: null, accountId };
+        }
+      }
+      return { ...(await onAccount(accountId, command, request)), accountId };
     },
 
     depositCash(input: { accountId: string; amount: number; reference?: string }, request: RequestContext) {
@@ -121,9 +133,25 @@ export function createBankingService(deps: BankingServiceDeps) {
         reference?: string;
       },
       request: RequestContext,
+      /** A client retry (the id came from its Idempotency-Key): the same content again returns the transfer. */
+      options: { repeatable?: boolean } = {},
     ): Promise<CommandResult<TransferState> & { transferId: string }> {
       const transferId = input.transferId ?? ids.newId();
       assertAmount(input.amount);
+      // A retried request (same id, same content) gets the transfer it already created.
+      const existing = options.repeatable
+        ? (await transfers.load(transferId)).state
+        : ({ status: 'None' } as const);
+      if (existing.status !== 'None') {
+        const { fromAccountId, toAccountId, amount, reference } = existing.details;
+        const same =
+          fromAccountId === input.fromAccountId &&
+          toAccountId === input.toAccountId &&
+          amount === input.amount &&
+          reference === input.reference;
+        if (same) return { state: existing, position: null, transferId };
+        throw new DomainError('TRANSFER_ALREADY_EXISTS', `Transfer ${transferId} exists with other details`);
+      }
       if (input.fromAccountId === input.toAccountId) {
         throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
       }

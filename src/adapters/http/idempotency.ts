@@ -6,8 +6,12 @@ import type { AppEnv } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-/** An in-flight claim older than this belonged to a process that died: a retry may take it over. */
-const IN_FLIGHT_LEASE = '1 minute';
+/**
+ * An in-flight claim older than this most likely belonged to a process that died: a retry with the
+ * same body takes it over and runs the command again. Transfers and account openings are safe to
+ * run again (their ids derive from the key, and a repeat with the same content is a no-op).
+ */
+const IN_FLIGHT_LEASE = '5 seconds';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 

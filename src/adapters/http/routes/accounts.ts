@@ -98,10 +98,20 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           currency: input.currency,
         },
         requestOf(c),
+        { repeatable: input.accountId === undefined && key !== undefined },
       );
       if (result.state.status === 'Unopened') throw new Error('open account produced no account');
       c.header('Location', `/accounts/${result.accountId}`);
-      return c.json(accountView(result.state, 0, result.position), 201);
+      const { revision } =
+        result.position === null ? await deps.banking.loadAccount(result.accountId) : { revision: 0 };
+      return c.json(
+        accountView(
+          result.state,
+          revision === 'no_stream' ? 0 : revision,
+          result.position ?? (await deps.store.lastPosition()),
+        ),
+        201,
+      );
     },
   );
 

@@ -72,22 +72,21 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       await accountFor(c, deps, input.fromAccountId); // customers move money only from their own accounts
       const key = c.get('idempotencyKey');
       const transferId = input.transferId ?? (key ? idFromKey(principal.sub, key, 'transfer') : undefined);
-      const { position } = await deps.banking
-        .requestTransfer(
-          {
-            ...(transferId ? { transferId } : {}),
-            fromAccountId: input.fromAccountId,
-            toAccountId: input.toAccountId,
-            amount: input.amount,
-            ...(input.reference ? { reference: input.reference } : {}),
-          },
-          { requestId: c.get('requestId'), principal: principal.sub },
-        )
-        .then((result) => {
-          c.set('correlationId', result.transferId);
-          return { ...result, position: result.position ?? 0 };
-        });
-      const id = c.get('correlationId')!;
+      const result = await deps.banking.requestTransfer(
+        {
+          ...(transferId ? { transferId } : {}),
+          fromAccountId: input.fromAccountId,
+          toAccountId: input.toAccountId,
+          amount: input.amount,
+          ...(input.reference ? { reference: input.reference } : {}),
+        },
+        { requestId: c.get('requestId'), principal: principal.sub },
+        { repeatable: input.transferId === undefined && key !== undefined },
+      );
+      const id = result.transferId;
+      c.set('correlationId', id);
+      // A repeated request changed nothing: its position is the log's newest, a safe minPosition.
+      const position = result.position ?? (await deps.store.lastPosition());
       c.header('Location', `/transfers/${id}`);
 
       const wait = preferredWait(c.req.header('prefer'));
