@@ -111,7 +111,11 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     announcing = (async () => {
       do {
         announceAgain = false;
-        await sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`.catch(() => {});
+        // A NOTIFY holds a database-wide lock through its commit; a wake-up hint needs no durable
+        // commit, so this one does not wait for the WAL flush and releases the lock at once.
+        await sql`SELECT set_config('synchronous_commit', 'off', true), pg_notify(${NOTIFY_CHANNEL}, '')`.catch(
+          () => {},
+        );
       } while (announceAgain);
       announcing = undefined;
     })();
