@@ -122,4 +122,33 @@ describe('PostgreSQL event store: ordering and outages', () => {
     expect(seen).toEqual(['Before', 'After']);
     await store.close();
   });
+
+  it('moves a filtered subscription past events of other types, so its checkpoint does not lag behind them', async () => {
+    const store = createPostgresEventStore(db.sql);
+    const stream = `filtered-${randomUUID()}`;
+    const checkpoint = `filtered-${randomUUID()}`;
+    await store.storeCheckpoint(checkpoint, await store.headPosition());
+    const types = ['Other', 'Other', 'Wanted', 'Other', 'Other', 'Other'];
+    for (const [i, type] of types.entries()) {
+      await store.append(stream, [event(type)], i === 0 ? 'no_stream' : i - 1);
+    }
+    const last = (await store.readStream(stream)).at(-1)!.position;
+    const handled: RecordedEvent[] = [];
+    const subscription = store.subscribe({
+      checkpoint,
+      eventTypes: ['Wanted'],
+      batchSize: 2,
+      handle: async (events) => {
+        handled.push(...events);
+      },
+    });
+    await waitUntil(() => handled.length === 1);
+    for (let i = 0; i < 1000 && (await store.readCheckpoint(checkpoint)) !== last; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await subscription.stop();
+    expect(handled.map((e) => [e.type, e.revision, e.metadata.correlationId])).toEqual([['Wanted', 2, 'c']]);
+    expect(await store.readCheckpoint(checkpoint)).toBe(last);
+    await store.close();
+  });
 });

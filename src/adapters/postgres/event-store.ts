@@ -159,17 +159,46 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     }
   }
 
+  /** Events visible to readers (see above) after `after`, in log order: the condition every read shares. */
+  const visibleAfter = (after: number) =>
+    sql`global_position > ${after} AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
+
   async function readAll({ after, batchSize = DEFAULT_BATCH_SIZE, eventTypes }: ReadAllOptions) {
     return guard(async () => {
       const rows = await sql<EventRow[]>`
         SELECT global_position, stream_name, revision, event_id, type, data, metadata
         FROM events
-        WHERE global_position > ${after}
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        WHERE ${visibleAfter(after)}
           ${eventTypes ? sql`AND type = ANY(${eventTypes as string[]})` : sql``}
         ORDER BY global_position
         LIMIT ${batchSize}`;
       return rows.map(toRecorded);
+    });
+  }
+
+  /**
+   * The next `batchSize` visible events, of which only those of `eventTypes` are returned (with
+   * their payload), plus how far the window reached. A filtered subscription moves past events it
+   * does not want, instead of scanning them again on every wake-up until a wanted one arrives.
+   */
+  async function readWindow(after: number, batchSize: number, eventTypes: readonly string[]) {
+    return guard(async () => {
+      const rows = await sql<
+        (Omit<EventRow, 'data' | 'metadata'> & Partial<EventRow> & { wanted: boolean })[]
+      >`
+        SELECT global_position, stream_name, revision, event_id, type, wanted,
+               CASE WHEN wanted THEN data END AS data, CASE WHEN wanted THEN metadata END AS metadata
+        FROM (
+          SELECT *, type = ANY(${eventTypes as string[]}) AS wanted FROM events
+          WHERE ${visibleAfter(after)}
+          ORDER BY global_position
+          LIMIT ${batchSize}
+        ) AS w
+        ORDER BY global_position`;
+      return {
+        events: rows.filter((row) => row.wanted).map((row) => toRecorded(row as EventRow)),
+        reached: rows.at(-1)?.global_position ?? after,
+      };
     });
   }
 
@@ -233,18 +262,20 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
       let idleMs = POLL_MIN_MS;
       while (!stopped) {
         const wakeUpsSeen = wakeUps;
-        const batch = await retrying(() =>
-          readAll({ after, batchSize, ...(eventTypes ? { eventTypes } : {}) }),
-        );
-        if (batch === undefined) break;
-        if (batch.length === 0) {
+        const window = await retrying(async () => {
+          if (eventTypes) return readWindow(after, batchSize, eventTypes);
+          const events = await readAll({ after, batchSize });
+          return { events, reached: events.at(-1)?.position ?? after };
+        });
+        if (window === undefined) break;
+        if (window.reached === after) {
           await pause(idleMs, wakeUpsSeen);
           idleMs = Math.min(POLL_MAX_MS, idleMs * 2);
           continue;
         }
         idleMs = POLL_MIN_MS;
-        await handle(batch);
-        after = batch[batch.length - 1]!.position;
+        if (window.events.length > 0) await handle(window.events);
+        after = window.reached;
         // Stored only after the handler succeeded: at-least-once, never a skipped batch.
         if (checkpoint) await retrying(() => storeCheckpoint(checkpoint, after));
       }
