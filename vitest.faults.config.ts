@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
-    include: ['test/faults/**/*.faults.test.ts', 'test/faults/**/*.unit.test.ts'],
+    include: ['test/faults/**/*.faults.test.ts'],
     testTimeout: 300_000,
     hookTimeout: 120_000,
     fileParallelism: false,
