@@ -58,12 +58,21 @@ const unauthorized = (detail: string) =>
     headers: { 'WWW-Authenticate': 'Bearer realm="esbank"' },
   });
 
+/** Tokens already verified, with their expiry: HS256 verification costs ~0.25 ms of CPU each time. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Requires `Authorization: Bearer <JWT>` signed with HS256 (no `alg: none`, no other algorithm), unexpired. */
-export function authenticate(secret: string): MiddlewareHandler<AppEnv> {
+export function authenticate(secret: string, now = () => Date.now()): MiddlewareHandler<AppEnv> {
+  const verified = new Map<string, { principal: Principal; expiresAt: number }>();
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/.exec(header);
     if (!match) throw unauthorized('A bearer token is required');
+    const known = verified.get(match[1]!);
+    if (known && known.expiresAt > now()) {
+      c.set('principal', known.principal);
+      return next();
+    }
     let payload: Record<string, unknown>;
     try {
       payload = await verify(match[1]!, secret, ALGORITHM);
@@ -79,7 +88,10 @@ export function authenticate(secret: string): MiddlewareHandler<AppEnv> {
       throw unauthorized('The token lacks a subject or has an unknown role');
     }
     if (typeof payload.exp !== 'number') throw unauthorized('The token has no expiry');
-    c.set('principal', { sub: payload.sub, role });
+    const principal: Principal = { sub: payload.sub, role };
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.clear();
+    verified.set(match[1]!, { principal, expiresAt: payload.exp * 1000 });
+    c.set('principal', principal);
     await next();
   };
 }
