@@ -87,7 +87,9 @@ export function authenticate(secret: string, now = () => Date.now()): Middleware
     ) {
       throw unauthorized('The token lacks a subject or has an unknown role');
     }
-    if (typeof payload.exp !== 'number') throw unauthorized('The token has no expiry');
+    if (typeof payload.exp !== 'number' || payload.exp * 1000 <= now()) {
+      throw unauthorized('The token has no expiry or has expired');
+    }
     const principal: Principal = { sub: payload.sub, role };
     if (verified.size >= VERIFIED_CACHE_SIZE) verified.clear();
     verified.set(match[1]!, { principal, expiresAt: payload.exp * 1000 });
