@@ -36,7 +36,8 @@ export async function ledger(sql: Sql) {
       const seen = new Map<string, number>();
       for (const row of rows) {
         if (!row.data.transferId) continue;
-        const key = `${row.stream_name}|${row.type}|${row.data.transferId}`;
+        // A cancelled transfer records each compensation step once: the step is part of the key.
+        const key = `${row.stream_name}|${row.type}|${row.data.transferId}|${row.data.step ?? ''}`;
         seen.set(key, (seen.get(key) ?? 0) + 1);
       }
       return [...seen.entries()].filter(([, n]) => n > 1);
