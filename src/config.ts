@@ -12,7 +12,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** node-cron expression for the deadline job (six fields: every second by default). */
   DEADLINE_CRON: z.string().default('* * * * * *'),
-  AUTH_JWT_SECRET: z.string().min(32).optional(),
+  /** HS256 secret; shorter than 32 bytes is accepted with a warning at start-up (RFC 7518 wants 256 bits). */
+  AUTH_JWT_SECRET: z.string().min(1).optional(),
   RATE_LIMIT_PER_MINUTE: positiveInt(6000),
   /** Where the embedded PostgreSQL and generated secrets live. */
   ESBANK_HOME: z.string().default('.esbank'),

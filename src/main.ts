@@ -22,6 +22,11 @@ import { randomIds } from './application/ports/ids.ts';
 import type { Config } from './config.ts';
 import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator.ts';
 
+/** HS256 keys should carry 256 bits (RFC 7518 §3.2). */
+const MIN_SECRET_BYTES = 32;
+/** How long stop() lets in-flight requests finish before closing their connections. */
+const DRAIN_MS = 10_000;
+
 export type RunningService = { url: string; port: number; stop(): Promise<void> };
 
 function createEventStore(config: Config, sql: ReturnType<typeof createSql>): EventStore {
@@ -76,6 +81,10 @@ export async function startService(
   const sweep = setInterval(() => void sweepIdempotencyKeys(sql).catch(() => {}), 3_600_000);
   sweep.unref();
 
+  const jwtSecret = await resolveJwtSecret(config);
+  if (Buffer.byteLength(jwtSecret) < MIN_SECRET_BYTES) {
+    logger.warn({}, `AUTH_JWT_SECRET is shorter than ${MIN_SECRET_BYTES} bytes: tokens are easier to forge`);
+  }
   const app = createHttpApp({
     banking,
     readModel: createReadModel(sql),
@@ -83,7 +92,7 @@ export async function startService(
     sql,
     logger,
     metrics: createMetrics(),
-    jwtSecret: await resolveJwtSecret(config),
+    jwtSecret,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
   });
   const hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
@@ -104,8 +113,14 @@ export async function startService(
     port,
     stop() {
       stopping ??= (async () => {
-        // Stop accepting, let in-flight requests finish, then the background work, then the pools.
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        // Stop accepting, let in-flight requests finish (a long `Prefer: wait` at most DRAIN_MS),
+        // then the background work, then the pools.
+        const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+        const force = setTimeout(() => {
+          if ('closeAllConnections' in server) server.closeAllConnections();
+        }, DRAIN_MS);
+        await drained;
+        clearTimeout(force);
         clearInterval(sweep);
         await deadlineJob.stop();
         await coordinator.stop();
