@@ -7,11 +7,21 @@ import { HttpProblem } from './problem.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 /**
- * An in-flight claim older than this most likely belonged to a process that died: a retry with the
- * same body takes it over and runs the command again. Transfers and account openings are safe to
- * run again (their ids derive from the key, and a repeat with the same content is a no-op).
+ * An in-flight claim not renewed for this long belonged to a process that died: a retry with the
+ * same body takes it over and runs the command again. A live request renews its claim every
+ * HEARTBEAT_MS, so a slow command (or a `Prefer: wait`) is never run twice.
  */
 const IN_FLIGHT_LEASE = '5 seconds';
+const HEARTBEAT_MS = 1_500;
+
+const inFlight = () =>
+  new HttpProblem(
+    409,
+    'idempotency-request-in-flight',
+    'Request in flight',
+    'The first request with this key is still running',
+    { headers: { 'Retry-After': '1' } },
+  );
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -32,7 +42,9 @@ export function idFromKey(principal: string, key: string, purpose: string): stri
 export function idempotency(sql: Sql, ttlHours = 24): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = c.req.header('idempotency-key');
-    if (c.req.method !== 'POST' || key === undefined) return next();
+    const principal = c.get('principal')?.sub;
+    // Public routes (no principal) take no POST; their 404/405 needs no key.
+    if (c.req.method !== 'POST' || key === undefined || principal === undefined) return next();
     if (!KEY_PATTERN.test(key)) {
       throw new HttpProblem(
         400,
@@ -41,11 +53,11 @@ export function idempotency(sql: Sql, ttlHours = 24): MiddlewareHandler<AppEnv> 
         'Use 1 to 255 visible ASCII characters',
       );
     }
-    const principal = c.get('principal').sub;
     const hash = sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
 
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const claimed = await sql`
+    let claimed = false;
+    for (let attempt = 0; attempt < 3 && !claimed; attempt++) {
+      const claim = await sql`
         INSERT INTO idempotency_keys (principal, key, request_hash, expires_at)
         VALUES (${principal}, ${key}, ${hash}, now() + make_interval(hours => ${ttlHours}))
         ON CONFLICT (principal, key) DO UPDATE
@@ -56,7 +68,8 @@ export function idempotency(sql: Sql, ttlHours = 24): MiddlewareHandler<AppEnv> 
                  AND idempotency_keys.request_hash = excluded.request_hash
                  AND idempotency_keys.created_at < now() - ${IN_FLIGHT_LEASE}::interval)
         RETURNING 1`;
-      if (claimed.length === 1) break;
+      claimed = claim.length === 1;
+      if (claimed) break;
       const [row] = await sql<
         {
           request_hash: string;
@@ -76,31 +89,40 @@ export function idempotency(sql: Sql, ttlHours = 24): MiddlewareHandler<AppEnv> 
           'This key was used with another request',
         );
       }
-      if (row.status_code === null) {
-        throw new HttpProblem(
-          409,
-          'idempotency-request-in-flight',
-          'Request in flight',
-          'The first request with this key is still running',
-        );
-      }
+      if (row.status_code === null) throw inFlight();
       return c.body(row.response_body ?? '', row.status_code as ContentfulStatusCode, {
         ...(row.content_type ? { 'content-type': row.content_type } : {}),
         'Idempotent-Replayed': 'true',
       });
     }
 
+    if (!claimed) throw inFlight();
+
+    // `created_at` doubles as the claim's heartbeat; `expires_at` moves with it (still ≥ 24 h).
+    const mine = sql`principal = ${principal} AND key = ${key} AND request_hash = ${hash} AND status_code IS NULL`;
+    const heartbeat = setInterval(() => {
+      sql`
+        UPDATE idempotency_keys
+        SET created_at = now(), expires_at = now() + make_interval(hours => ${ttlHours})
+        WHERE ${mine}`.catch(() => {});
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
     c.set('idempotencyKey', key);
-    await next();
-    if (c.res.status >= 500 || c.error) {
-      await sql`DELETE FROM idempotency_keys WHERE principal = ${principal} AND key = ${key}`;
+    try {
+      await next();
+    } finally {
+      clearInterval(heartbeat);
+    }
+    // A refusal (4xx) is an answer like any other and is replayed; a 5xx may not have run at all.
+    if (c.res.status >= 500) {
+      await sql`DELETE FROM idempotency_keys WHERE ${mine}`;
       return;
     }
     const body = await c.res.clone().text();
     await sql`
       UPDATE idempotency_keys
       SET status_code = ${c.res.status}, response_body = ${body}, content_type = ${c.res.headers.get('content-type')}
-      WHERE principal = ${principal} AND key = ${key}`;
+      WHERE ${mine}`;
   };
 }
 
