@@ -11,7 +11,7 @@ import { isConnectionError } from '../postgres/client.ts';
 import { authenticate } from './auth.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
 import { idempotency } from './idempotency.ts';
-import { DOMAIN_PROBLEMS, HttpProblem, type Problem, problemResponse } from './problem.ts';
+import { DOMAIN_PROBLEMS, HttpProblem, type Problem, problemResponse, validationProblem } from './problem.ts';
 import { rateLimit } from './rate-limit.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { transferRoutes } from './routes/transfers.ts';
@@ -78,22 +78,24 @@ function toProblem(
   };
 }
 
+/** The methods the app's routes answer on `path` (empty: no such path). */
+function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
+  const methods = app.routes
+    .filter((route) => route.method !== 'ALL')
+    .filter((route) => {
+      const pattern = route.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+');
+      return new RegExp(`^${pattern}$`).test(path);
+    })
+    .map((route) => route.method);
+  return [...new Set(methods)];
+}
+
 /** The REST API of SPEC §6 with the security of SPEC §9. */
 export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
-      return problemResponse(c, {
-        type: 'validation-error',
-        title: 'Invalid request',
-        status: 400,
-        detail: 'The request does not match the API: see errors',
-        instance: c.req.path,
-        errors: result.error.issues.map((issue) => ({
-          path: issue.path.join('.') || '(body)',
-          message: issue.message,
-        })),
-      });
+      return problemResponse(c, validationProblem(result.error.issues, c.req.path));
     },
   });
 
@@ -101,15 +103,29 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
     const { problem, headers } = toProblem(error, c);
     return problemResponse(c, problem, headers);
   });
-  app.notFound((c) =>
-    problemResponse(c, {
+  app.notFound((c) => {
+    const allow = allowedMethods(app, c.req.path);
+    if (allow.length > 0) {
+      return problemResponse(
+        c,
+        {
+          type: 'method-not-allowed',
+          title: 'Method not allowed',
+          status: 405,
+          detail: `${c.req.path} answers ${allow.join(', ')}`,
+          instance: c.req.path,
+        },
+        { Allow: allow.join(', ') },
+      );
+    }
+    return problemResponse(c, {
       type: 'not-found',
       title: 'Not found',
       status: 404,
       detail: `No route ${c.req.method} ${c.req.path}`,
       instance: c.req.path,
-    }),
-  );
+    });
+  });
 
   app.use('*', async (c, next) => {
     const started = performance.now();

@@ -56,6 +56,25 @@ export const DOMAIN_PROBLEMS: Record<
   INVALID_TRANSITION: { status: 409, type: 'conflict', title: 'Invalid transition' },
 };
 
+/** Field problems from zod issues: one entry per offending path. */
+export const validationProblem = (
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>,
+  instance: string,
+): Problem => ({
+  type: 'validation-error',
+  title: 'Invalid request',
+  status: 400,
+  detail: 'The request does not match the API: see errors',
+  instance,
+  errors: issues.map((issue) => ({
+    path: issue.path.map(String).join('.') || '(body)',
+    message: issue.message,
+  })),
+});
+
+export const malformedJson = () =>
+  new HttpProblem(400, 'malformed-request', 'Malformed request', 'The request body is not valid JSON');
+
 export function problemResponse(
   c: Context,
   problem: Problem,

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 
-/** Ids are UUIDs (SPEC §1). */
-export const Id = z.guid().openapi({ example: '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f' });
+/** Ids are UUIDs (SPEC §1), in lower case: stream names and keys must not depend on how a client spells one. */
+export const Id = z.guid().toLowerCase().openapi({ example: '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f' });
 /** Positive integer minor units, at most 10^15 (SPEC §1). JSON numbers only. */
 export const Amount = z.int().min(1).max(1_000_000_000_000_000).openapi({ example: 2500 });
 export const Currency = z
@@ -29,6 +29,8 @@ export const TransferBody = z
     transferId: Id.optional(),
   })
   .openapi('RequestTransfer');
+/** Closing takes no input; a body, when sent, must be an empty JSON object. */
+export const CloseBody = z.strictObject({}).openapi('CloseAccount');
 
 export const AccountIdParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' } }) });
 const Position = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);

@@ -5,12 +5,13 @@ import { DomainError } from '../../../domain/errors.ts';
 import { decodeCursor } from '../../postgres/read-model.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { idFromKey } from '../idempotency.ts';
-import { HttpProblem, notFound } from '../problem.ts';
+import { HttpProblem, malformedJson, notFound, validationProblem } from '../problem.ts';
 import {
   Account,
   AccountIdParam,
   CashBody,
   CashResult,
+  CloseBody,
   HistoryPage,
   HistoryQuery,
   MinPositionQuery,
@@ -63,6 +64,25 @@ export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: 
 export async function catchUp(deps: HttpDeps, minPosition?: number) {
   const target = minPosition ?? (await deps.store.lastPosition());
   await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000);
+}
+
+/** A bodyless command still refuses a body that is not JSON or carries fields (so nothing is silently ignored). */
+async function emptyBody(c: Context<AppEnv>) {
+  const text = await c.req.text();
+  if (text.trim() === '') return;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw malformedJson();
+  }
+  const result = CloseBody.safeParse(parsed);
+  if (!result.success) {
+    const problem = validationProblem(result.error.issues, c.req.path);
+    throw new HttpProblem(400, problem.type, problem.title, problem.detail, {
+      ...(problem.errors ? { errors: problem.errors } : {}),
+    });
+  }
 }
 
 const requestOf = (c: Context<AppEnv>) => ({
@@ -222,11 +242,13 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       path: '/accounts/{id}/close',
       tags: ['accounts'],
       security,
+      description: 'Takes no body; one, when sent, must be the empty JSON object `{}`.',
       request: { params: AccountIdParam },
       responses: { 200: json(Account, 'The closed account'), ...problems(400, 401, 404, 409, 415, 429) },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
+      await emptyBody(c);
       await accountFor(c, deps, id);
       const result = await deps.banking.closeAccount({ accountId: id }, requestOf(c));
       const { revision } = await deps.banking.loadAccount(id);

@@ -92,13 +92,13 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const wait = preferredWait(c.req.header('prefer'));
       if (wait !== null) {
         const deadline = Date.now() + wait * 1000;
-        while (Date.now() < deadline) {
+        for (let pause = 10; Date.now() < deadline; pause = Math.min(pause * 2, 200)) {
           const transfer = await deps.readModel.getTransfer(id);
           if (transfer && transfer.status !== 'PENDING') {
             c.header('Preference-Applied', `wait=${wait}`);
             return c.json(transfer as z.infer<typeof Transfer>, 200);
           }
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - Date.now())));
         }
         c.header('Preference-Applied', `wait=${wait}`);
       }
