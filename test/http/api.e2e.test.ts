@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiResponse, startTestService, type TestService, waitForTransfer } from '../support/service.ts';
+import {
+  type ApiResponse,
+  expectMoneyConserved,
+  startTestService,
+  type TestService,
+  waitForTransfer,
+} from '../support/service.ts';
 
 const problemOf = (response: ApiResponse) => {
   expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -236,6 +242,55 @@ describe('REST API over HTTP (SPEC §6)', () => {
     expect((await api.call('GET', '/transfers?limit=101', { token: alice })).status).toBe(400);
   });
 
+  it('ids are case-insensitive: an upper-case id names the same account', async () => {
+    const id = await open(alice);
+    const upper = id.toUpperCase();
+    expect((await deposit(upper, 10)).body).toMatchObject({ accountId: id, available: 10 });
+    const read = await api.call('GET', `/accounts/${upper}`, { token: alice });
+    expect(read.body).toMatchObject({ accountId: id, available: 10 });
+    const clientId = randomUUID();
+    const opened = await api.call('POST', '/accounts', {
+      token: alice,
+      body: { currency: 'EUR', accountId: clientId.toUpperCase() },
+    });
+    expect(opened.body.accountId).toBe(clientId);
+    const [row] = await api.db.sql<{ count: number }[]>`
+      SELECT count(DISTINCT stream_name)::int AS count FROM events WHERE lower(stream_name) = ${`account-${id}`}`;
+    expect(row!.count).toBe(1);
+  });
+
+  it('close takes no body, or an empty JSON object', async () => {
+    const bare = await open(alice);
+    expect(
+      (
+        await api.call('POST', `/accounts/${bare}/close`, {
+          token: alice,
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+    ).toBe(200);
+    const withObject = await open(alice);
+    expect((await api.call('POST', `/accounts/${withObject}/close`, { token: alice, body: {} })).status).toBe(
+      200,
+    );
+  });
+
+  it('another method on a known path → 405 with Allow; X-Request-Id goes back out', async () => {
+    const id = await open(alice);
+    const response = await api.call('PATCH', `/accounts/${id}`, { token: alice });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET');
+    expect(problemOf(response).type).toBe('method-not-allowed');
+    const traced = await api.call('GET', `/accounts/${id}`, {
+      token: alice,
+      headers: { 'x-request-id': 'trace-42' },
+    });
+    expect(traced.headers.get('x-request-id')).toBe('trace-42');
+    expect((await api.call('GET', `/accounts/${id}`, { token: alice })).headers.get('x-request-id')).toMatch(
+      /^[0-9a-f-]{36}$/,
+    );
+  });
+
   it('health, metrics, OpenAPI and docs are public', async () => {
     expect((await api.call('GET', '/health/live')).status).toBe(200);
     const ready = await api.call('GET', '/health/ready');
@@ -260,5 +315,9 @@ describe('REST API over HTTP (SPEC §6)', () => {
     );
     expect((await fetch(`${api.url}/docs`)).status).toBe(200);
     expect((await api.call('GET', '/nowhere', { token: alice })).status).toBe(404);
+  });
+
+  it('conserves money across every test above', async () => {
+    await expectMoneyConserved(api);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintToken } from '../../src/adapters/http/auth.ts';
-import { startTestService, TEST_SECRET, type TestService } from '../support/service.ts';
+import { expectMoneyConserved, startTestService, TEST_SECRET, type TestService } from '../support/service.ts';
 
 type Who = 'owner' | 'other' | 'operator' | 'expired' | 'garbage' | 'algNone' | 'wrongKey' | 'none';
 type Row = {
@@ -139,6 +139,19 @@ describe('who may move whose money (SPEC §9): principals × routes', () => {
       expect: { owner: 200, other: 404, operator: 200 },
     },
   ];
+  const everyone = {
+    owner: 200,
+    other: 200,
+    operator: 200,
+    expired: 200,
+    garbage: 200,
+    algNone: 200,
+    wrongKey: 200,
+    none: 200,
+  };
+  for (const path of ['/health/live', '/health/ready', '/openapi.json', '/docs', '/metrics']) {
+    rows.push({ name: `GET ${path} (public)`, method: 'GET', path: () => path, expect: everyone });
+  }
   const principals: Who[] = [
     'owner',
     'other',
@@ -172,6 +185,29 @@ describe('who may move whose money (SPEC §9): principals × routes', () => {
     if (status === 401) expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
   });
 
+  it('reads the Authorization header as RFC 6750 and RFC 7235 say', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const lowerCase = await api.call('GET', `/accounts/${mine}`, {
+      headers: { authorization: `bearer ${tokens.owner}` },
+    });
+    expect(lowerCase.status).toBe(200);
+    const basic = await api.call('GET', `/accounts/${mine}`, { headers: { authorization: 'Basic YTpi' } });
+    expect(basic.status).toBe(401);
+    expect(basic.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    const missing = await api.call('GET', `/accounts/${mine}`);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="esbank"');
+    // A token another tool minted without `exp` is honoured; one with a future `nbf` is not yet valid.
+    const { sign } = await import('hono/jwt');
+    const noExpiry = await sign({ sub: 'alice' }, TEST_SECRET, 'HS256');
+    expect((await api.call('GET', `/accounts/${mine}`, { token: noExpiry })).status).toBe(200);
+    const notYet = await sign({ sub: 'alice', nbf: now + 600, exp: now + 1200 }, TEST_SECRET, 'HS256');
+    expect((await api.call('GET', `/accounts/${mine}`, { token: notYet })).status).toBe(401);
+    const hs512 = await sign({ sub: 'alice', exp: now + 600 }, TEST_SECRET, 'HS512');
+    expect((await api.call('GET', `/accounts/${mine}`, { token: hs512 })).status).toBe(401);
+    const unknownRole = await sign({ sub: 'alice', role: 'admin', exp: now + 600 }, TEST_SECRET, 'HS256');
+    expect((await api.call('GET', `/accounts/${mine}`, { token: unknownRole })).status).toBe(401);
+  });
+
   it('a customer lists only transfers touching its own accounts', async () => {
     const list = await api.call('GET', '/transfers?limit=100', { token: tokens.other });
     expect(list.body.items.some((t: { transferId: string }) => t.transferId === internalTransfer)).toBe(
@@ -185,6 +221,10 @@ describe('who may move whose money (SPEC §9): principals × routes', () => {
     >`SELECT metadata->>'principal' AS principal FROM events`;
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.filter((row) => !row.principal)).toEqual([]);
+  });
+
+  it('conserves money across the matrix', async () => {
+    await expectMoneyConserved(api);
   });
 
   it('rate-limits per principal with 429 and Retry-After', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from '../support/service.ts';
+import { expectMoneyConserved, startTestService, type TestService } from '../support/service.ts';
 
 describe('Idempotency-Key (SPEC §6)', () => {
   let api: TestService;
@@ -67,6 +67,13 @@ describe('Idempotency-Key (SPEC §6)', () => {
     const again = await api.call('POST', '/transfers', { token: alice, body, headers });
     expect([first.status, again.status]).toEqual([422, 422]);
     expect(again.body).toEqual(first.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const otherBody = await api.call('POST', '/transfers', {
+      token: alice,
+      body: { fromAccountId: from, toAccountId: to, amount: 1 },
+      headers,
+    });
+    expect([otherBody.status, otherBody.body.type]).toEqual([422, 'idempotency-key-reused']);
   });
 
   it('answers 409 while the first request with the key is in flight', async () => {
@@ -105,6 +112,16 @@ describe('Idempotency-Key (SPEC §6)', () => {
     });
     expect([a.status, b.status]).toEqual([202, 202]);
     expect(a.body.transferId).not.toBe(b.body.transferId);
+  });
+
+  it('replays a Prefer: wait answer as it was, and the transfer moved money once', async () => {
+    const headers = { 'idempotency-key': 'waited-once', prefer: 'wait=10' };
+    const body = { fromAccountId: from, toAccountId: to, amount: 11 };
+    const first = await api.call('POST', '/transfers', { token: alice, body, headers });
+    expect([first.status, first.body.status]).toEqual([200, 'COMPLETED']);
+    const again = await api.call('POST', '/transfers', { token: alice, body, headers });
+    expect([again.status, again.body]).toEqual([200, first.body]);
+    await expectMoneyConserved(api);
   });
 
   it('keeps keys for at least 24 hours', async () => {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { mintToken } from '../../src/adapters/http/auth.ts';
 import { createLogger } from '../../src/adapters/logging.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -89,4 +90,35 @@ export async function waitForTransfer(
     if (Date.now() > deadline) throw new Error(`transfer ${transferId} still ${body?.status}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+}
+
+/**
+ * Money is neither created nor destroyed: once the saga and the projections are at rest (bounded
+ * wait), the balances read model holds exactly the cash deposited minus the cash withdrawn, and no
+ * account is below zero.
+ */
+export async function expectMoneyConserved(service: TestService, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  const { sql } = service.db;
+  for (;;) {
+    const [row] = await sql<{ quiet: boolean }[]>`
+      SELECT (SELECT count(*) FROM transfers WHERE status = 'PENDING') = 0
+         AND (SELECT coalesce(sum(pending), 0) FROM balances) = 0
+         AND (SELECT coalesce(max(global_position), 0) FROM events WHERE stream_name LIKE 'account-%')
+             <= (SELECT position FROM projection_checkpoints WHERE name = 'balances')
+         AND (SELECT coalesce(max(global_position), 0) FROM events WHERE stream_name LIKE 'transfer-%')
+             <= (SELECT position FROM projection_checkpoints WHERE name = 'transfers') AS quiet`;
+    if (row!.quiet) break;
+    if (Date.now() > deadline) throw new Error('the saga and projections did not come to rest');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const [cash] = await sql<{ net: number }[]>`
+    SELECT coalesce(sum(CASE type WHEN 'CashDeposited' THEN (data->>'amount')::bigint
+                                  ELSE -(data->>'amount')::bigint END), 0)::bigint AS net
+    FROM events WHERE type IN ('CashDeposited', 'CashWithdrawn')`;
+  const [held] = await sql<{ available: number; pending: number; negative: number }[]>`
+    SELECT coalesce(sum(available), 0)::bigint AS available, coalesce(sum(pending), 0)::bigint AS pending,
+           count(*) FILTER (WHERE available < 0)::int AS negative
+    FROM balances`;
+  expect(held).toEqual({ available: cash!.net, pending: 0, negative: 0 });
 }
