@@ -11,7 +11,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
  * same body takes it over and runs the command again. A live request renews its claim every
  * HEARTBEAT_MS, so a slow command (or a `Prefer: wait`) is never run twice.
  */
-const IN_FLIGHT_LEASE = '5 seconds';
+const IN_FLIGHT_LEASE_SECONDS = 5;
 const HEARTBEAT_MS = 1_500;
 
 const inFlight = () =>
@@ -39,7 +39,10 @@ export function idFromKey(principal: string, key: string, purpose: string): stri
  * and body replay the first response; another body → 422; the first still in flight → 409. The
  * key is claimed before the command runs, so concurrent duplicates run it once; a 5xx releases it.
  */
-export function idempotency(sql: Sql, ttlHours = 24): MiddlewareHandler<AppEnv> {
+export function idempotency(
+  sql: Sql,
+  { ttlHours = 24, leaseSeconds = IN_FLIGHT_LEASE_SECONDS, heartbeatMs = HEARTBEAT_MS } = {},
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = c.req.header('idempotency-key');
     const principal = c.get('principal')?.sub;
@@ -66,7 +69,7 @@ export function idempotency(sql: Sql, ttlHours = 24): MiddlewareHandler<AppEnv> 
           WHERE idempotency_keys.expires_at < now()
              OR (idempotency_keys.status_code IS NULL
                  AND idempotency_keys.request_hash = excluded.request_hash
-                 AND idempotency_keys.created_at < now() - ${IN_FLIGHT_LEASE}::interval)
+                 AND idempotency_keys.created_at < now() - make_interval(secs => ${leaseSeconds}))
         RETURNING 1`;
       claimed = claim.length === 1;
       if (claimed) break;
@@ -105,7 +108,7 @@ export function idempotency(sql: Sql, ttlHours = 24): MiddlewareHandler<AppEnv> 
         UPDATE idempotency_keys
         SET created_at = now(), expires_at = now() + make_interval(hours => ${ttlHours})
         WHERE ${mine}`.catch(() => {});
-    }, HEARTBEAT_MS);
+    }, heartbeatMs);
     heartbeat.unref();
     c.set('idempotencyKey', key);
     try {
