@@ -1,10 +1,9 @@
-import { drizzle } from 'drizzle-orm/postgres-js';
-import type { EventStore, Subscription } from '../../../application/ports/event-store.ts';
+import type { EventStore, RecordedEvent, Subscription } from '../../../application/ports/event-store.ts';
 import type { AppLogger } from '../../../application/ports/logger.ts';
 import type { Sql } from '../client.ts';
 import { balancesProjection } from './balances.ts';
 import { historyProjection } from './history.ts';
-import { applyBatch, type Projection, type ProjectionName, ProjectionRewoundError } from './projection.ts';
+import type { Projection, ProjectionName } from './projection.ts';
 import { transfersProjection } from './transfers.ts';
 
 export const PROJECTIONS: readonly Projection[] = [
@@ -16,19 +15,148 @@ export const PROJECTIONS: readonly Projection[] = [
 export const projectionByName = (name: string): Projection | undefined =>
   PROJECTIONS.find((projection) => projection.name === name);
 
+/** Notified (payload: the projection's name) whenever a checkpoint moves; see waitForPosition. */
+export const CHECKPOINT_CHANNEL = 'esbank_projections';
+
+const DEFAULT_BATCH_SIZE = 500;
+
+/** The checkpoint is not where this runner left it: replay rewound it, or another instance moved on. */
+class CheckpointMovedError extends Error {
+  override readonly name = 'CheckpointMovedError';
+}
+
+export async function ensureCheckpoints(sql: Sql, names: readonly ProjectionName[]): Promise<void> {
+  await sql`
+    INSERT INTO projection_checkpoints (name, position)
+    SELECT unnest(${names as ProjectionName[]}::text[]), 0
+    ON CONFLICT (name) DO NOTHING`;
+}
+
+/**
+ * Applies a batch and moves the projection's checkpoint in one transaction. The checkpoint row is
+ * locked first and events at or below it are dropped, so two runners (two instances) never apply
+ * an event twice, and a crash (the transaction rolls back) never skips one. `expected` is where
+ * the caller left the checkpoint: one below it was rewound by a replay, one beyond the whole batch
+ * was moved by another runner; either way the caller restarts from the checkpoint.
+ * Returns the new checkpoint.
+ */
+export async function applyBatch(
+  sql: Sql,
+  projection: Projection,
+  events: readonly RecordedEvent[],
+  expected: number,
+): Promise<number> {
+  const last = events[events.length - 1]?.position ?? expected;
+  return sql.begin(async (tx) => {
+    const [row] = await tx<{ position: number }[]>`
+      SELECT position FROM projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`;
+    const from = row?.position ?? 0;
+    if (from < expected || from >= last) {
+      if (from === last) return from;
+      throw new CheckpointMovedError(`${projection.name} is at ${from}, this runner at ${expected}`);
+    }
+    await projection.apply(
+      tx,
+      events.filter((event) => event.position > from),
+    );
+    await tx`
+      WITH moved AS (
+        UPDATE projection_checkpoints SET position = ${last} WHERE name = ${projection.name} RETURNING name
+      )
+      SELECT pg_notify(${CHECKPOINT_CHANNEL}, name) FROM moved`;
+    return last;
+  });
+}
+
+export type ProjectionRunner = {
+  readonly projection: ProjectionName;
+  /** The position this runner has applied up to. */
+  position(): number;
+  /** Stops after the batch in hand; resolves once stopped. */
+  stop(): Promise<void>;
+};
+
+/**
+ * Runs one projection: a subscription from its checkpoint (the projection_checkpoints row, not the
+ * store's checkpoints) whose every batch is applied together with the checkpoint (applyBatch).
+ * A failure (the database down, a replay swapping tables) restarts it from the checkpoint, with
+ * backoff unless the checkpoint merely moved.
+ */
+export function startProjectionRunner(options: {
+  store: EventStore;
+  sql: Sql;
+  projection: Projection;
+  logger: AppLogger;
+  batchSize?: number;
+}): ProjectionRunner {
+  const { store, sql, projection, logger } = options;
+  let position = 0;
+  let stopping = false;
+  let subscription: Subscription | undefined;
+  let wakeSleeper: (() => void) | undefined;
+
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeSleeper = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const run = async () => {
+    for (let failures = 0; !stopping; ) {
+      try {
+        await ensureCheckpoints(sql, [projection.name]);
+        const [row] = await sql<{ position: number }[]>`
+          SELECT position FROM projection_checkpoints WHERE name = ${projection.name}`;
+        position = row?.position ?? 0;
+        subscription = store.subscribe({
+          after: position,
+          batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
+          handle: async (events) => {
+            position = await applyBatch(sql, projection, events, position);
+            failures = 0;
+          },
+        });
+        if (stopping) await subscription.stop();
+        await subscription.done;
+      } catch (error) {
+        if (stopping) break;
+        if (error instanceof CheckpointMovedError) {
+          logger.info(
+            { projection: projection.name, reason: error.message },
+            'projection restarts from its checkpoint',
+          );
+          continue;
+        }
+        failures++;
+        logger.warn({ err: error, projection: projection.name, failures }, 'projection failed; restarting');
+        await pause(Math.min(5_000, 50 * 2 ** failures));
+      }
+    }
+  };
+
+  const running = run();
+  return {
+    projection: projection.name,
+    position: () => position,
+    async stop() {
+      stopping = true;
+      wakeSleeper?.();
+      await subscription?.stop();
+      await running;
+    },
+  };
+}
+
 export type ProjectionRunners = {
   stop(): Promise<void>;
   /** The position each projection has applied up to. */
   positions(): Record<ProjectionName, number>;
 };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * One runner per read model: a subscription from the projection's own checkpoint whose every
- * batch is applied together with the checkpoint (see applyBatch). A failure (the database down)
- * restarts the runner from its checkpoint with backoff.
- */
+/** Starts one runner per read model (all three unless `projections` says otherwise). */
 export function startProjections(options: {
   store: EventStore;
   sql: Sql;
@@ -36,47 +164,17 @@ export function startProjections(options: {
   batchSize?: number;
   projections?: readonly Projection[];
 }): ProjectionRunners {
-  const db = drizzle(options.sql);
-  const positions = {} as Record<ProjectionName, number>;
-  const subscriptions = new Map<ProjectionName, Subscription>();
-  let stopping = false;
-
-  const run = async (projection: Projection) => {
-    for (let failures = 0; !stopping; ) {
-      try {
-        const [row] = await options.sql<{ position: number }[]>`
-          SELECT position FROM projection_checkpoints WHERE name = ${projection.name}`;
-        positions[projection.name] = row?.position ?? 0;
-        const subscription = options.store.subscribe({
-          after: positions[projection.name],
-          batchSize: options.batchSize ?? 1000,
-          handle: async (events) => {
-            positions[projection.name] = await applyBatch(db, projection, events, positions[projection.name]);
-          },
-        });
-        subscriptions.set(projection.name, subscription);
-        if (stopping) await subscription.stop();
-        await subscription.done;
-        failures = 0;
-      } catch (error) {
-        if (error instanceof ProjectionRewoundError) continue;
-        failures++;
-        options.logger.warn(
-          { err: error, projection: projection.name, failures },
-          'projection failed; restarting',
-        );
-        await sleep(Math.min(5_000, 100 * 2 ** failures));
-      }
-    }
-  };
-
-  const running = (options.projections ?? PROJECTIONS).map(run);
+  const runners = (options.projections ?? PROJECTIONS).map((projection) =>
+    startProjectionRunner({ ...options, projection }),
+  );
   return {
     async stop() {
-      stopping = true;
-      await Promise.all([...subscriptions.values()].map((subscription) => subscription.stop()));
-      await Promise.all(running);
+      await Promise.all(runners.map((runner) => runner.stop()));
     },
-    positions: () => ({ ...positions }),
+    positions: () =>
+      Object.fromEntries(runners.map((runner) => [runner.projection, runner.position()])) as Record<
+        ProjectionName,
+        number
+      >,
   };
 }

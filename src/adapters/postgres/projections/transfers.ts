@@ -1,10 +1,9 @@
-import { inArray, sql } from 'drizzle-orm';
 import type { RecordedEvent } from '../../../application/ports/event-store.ts';
-import { type TransferRow, transfers } from '../schema/read-models.ts';
-import type { Projection } from './projection.ts';
+import type { TimelineEntry, TransferStatus } from '../schema/read-models.ts';
+import { asJson, type Projection, relevant, text } from './projection.ts';
 
-/** Timeline steps, from both the transfer's own stream and the account legs of the saga. */
-const STEPS: Record<string, string> = {
+/** Timeline steps, from the transfer's own stream and from the account legs of its saga. */
+const STEPS: Readonly<Record<string, string>> = {
   TransferRequested: 'REQUESTED',
   TransferCreditHeld: 'CREDIT_HELD',
   TransferCreditRefused: 'CREDIT_REFUSED',
@@ -17,66 +16,114 @@ const STEPS: Record<string, string> = {
   TransferDebitRefunded: 'DEBIT_REFUNDED',
 };
 
-const requested = (event: RecordedEvent): TransferRow => ({
-  transferId: String(event.data.transferId),
-  requestedPosition: event.position,
-  fromAccountId: String(event.data.fromAccountId),
-  toAccountId: String(event.data.toAccountId),
-  amount: Number(event.data.amount),
-  currency: String(event.data.currency),
-  status: 'PENDING',
-  reason: null,
-  reference: typeof event.data.reference === 'string' ? event.data.reference : null,
-  timeline: [],
-  createdAt: event.metadata.occurredAt,
-  updatedAt: event.metadata.occurredAt,
-});
+const STATUS: Readonly<Record<string, TransferStatus>> = {
+  TransferCompleted: 'COMPLETED',
+  TransferCancelled: 'CANCELLED',
+};
 
-/** Transfers: status, reason and the timeline of every step. */
+/** What one batch does to one transfer. */
+type Change = {
+  transfer_id: string;
+  first_position: number;
+  last_position: number;
+  steps: TimelineEntry[];
+  status: TransferStatus | null;
+  status_position: number | null;
+  reason: string | null;
+  updated_at: string;
+  /** Set when TransferRequested is in the batch: the row is inserted. */
+  requested_position?: number;
+  from_account_id?: unknown;
+  to_account_id?: unknown;
+  amount?: unknown;
+  currency?: unknown;
+  reference?: string | null;
+  created_at?: string;
+};
+
+const changesOf = (events: readonly RecordedEvent[]) => {
+  const changes = new Map<string, Change>();
+  for (const event of events) {
+    const transferId = text(event.data.transferId);
+    if (!transferId) continue;
+    const at = event.metadata.occurredAt;
+    let change = changes.get(transferId);
+    if (!change) {
+      change = {
+        transfer_id: transferId,
+        first_position: event.position,
+        last_position: event.position,
+        steps: [],
+        status: null,
+        status_position: null,
+        reason: null,
+        updated_at: at,
+      };
+      changes.set(transferId, change);
+    }
+    change.last_position = event.position;
+    change.updated_at = at;
+    change.steps.push({ step: STEPS[event.type]!, at, position: event.position });
+    const status = STATUS[event.type];
+    if (status) {
+      change.status = status;
+      change.status_position = event.position;
+      if (event.type === 'TransferCancelled') change.reason = text(event.data.reason);
+    }
+    if (event.type === 'TransferRequested') {
+      const { fromAccountId, toAccountId, amount, currency, reference } = event.data;
+      Object.assign(change, {
+        requested_position: event.position,
+        from_account_id: fromAccountId,
+        to_account_id: toAccountId,
+        amount,
+        currency,
+        reference: text(reference),
+        created_at: at,
+      });
+    }
+  }
+  return [...changes.values()];
+};
+
+/**
+ * Transfers: status, reason and the timeline of every step. A batch is grouped per transfer here;
+ * one statement inserts the transfers requested in it and appends the steps of the others. Steps
+ * at or below a row's last position are dropped, so a batch applied twice changes nothing.
+ */
 export const transfersProjection: Projection = {
   name: 'transfers',
+  eventTypes: new Set(Object.keys(STEPS)),
+  lookupIndexes: [],
   async apply(tx, events) {
-    const relevant = events.filter((event) => STEPS[event.type] && event.data.transferId);
-    if (relevant.length === 0) return;
-    const ids = [...new Set(relevant.map((event) => String(event.data.transferId)))];
-    const rows = new Map<string, TransferRow>(
-      (await tx.select().from(transfers).where(inArray(transfers.transferId, ids))).map((row) => [
-        row.transferId,
-        row,
-      ]),
-    );
-    const changed = new Set<string>();
-    for (const event of relevant) {
-      const id = String(event.data.transferId);
-      const row = event.type === 'TransferRequested' ? (rows.get(id) ?? requested(event)) : rows.get(id);
-      if (!row) continue;
-      const at = event.metadata.occurredAt;
-      rows.set(id, {
-        ...row,
-        status:
-          event.type === 'TransferCompleted'
-            ? 'COMPLETED'
-            : event.type === 'TransferCancelled'
-              ? 'CANCELLED'
-              : row.status,
-        reason: event.type === 'TransferCancelled' ? String(event.data.reason) : row.reason,
-        timeline: [...row.timeline, { step: STEPS[event.type]!, at, position: event.position }],
-        updatedAt: at,
-      });
-      changed.add(id);
-    }
-    if (changed.size === 0) return;
-    await tx
-      .insert(transfers)
-      .values([...changed].map((id) => rows.get(id)!))
-      .onConflictDoUpdate({
-        target: transfers.transferId,
-        set: {
-          status: sql`excluded.status`,
-          reason: sql`excluded.reason`,
-          timeline: sql`excluded.timeline`,
-          updatedAt: sql`excluded.updated_at`,
-        },
-      });
+    const changes = changesOf(relevant(transfersProjection, events));
+    if (changes.length === 0) return;
+    await tx`
+      WITH input AS (
+        SELECT * FROM json_to_recordset(${asJson(changes)}::text::json) AS c(
+          transfer_id uuid, first_position bigint, last_position bigint, steps jsonb, status text,
+          status_position bigint, reason text, updated_at timestamptz, requested_position bigint,
+          from_account_id uuid, to_account_id uuid, amount bigint, currency text, reference text,
+          created_at timestamptz)
+      ), requested AS (
+        INSERT INTO transfers (transfer_id, requested_position, last_position, from_account_id, to_account_id,
+                               amount, currency, status, reason, reference, timeline, created_at, updated_at)
+        SELECT transfer_id, requested_position, last_position, from_account_id, to_account_id, amount,
+               currency, coalesce(status, 'PENDING'), reason, reference, steps, created_at, updated_at
+        FROM input WHERE requested_position IS NOT NULL
+        ON CONFLICT (transfer_id) DO NOTHING
+      )
+      UPDATE transfers t
+      SET timeline = t.timeline || CASE
+            WHEN c.first_position > t.last_position THEN c.steps
+            ELSE (SELECT jsonb_agg(s) FROM jsonb_array_elements(c.steps) s
+                  WHERE (s->>'position')::bigint > t.last_position)
+          END,
+          status = CASE WHEN c.status_position > t.last_position THEN c.status ELSE t.status END,
+          reason = CASE WHEN c.status_position > t.last_position THEN c.reason ELSE t.reason END,
+          last_position = c.last_position,
+          updated_at = c.updated_at
+      FROM input c
+      WHERE t.transfer_id = c.transfer_id AND t.last_position < c.last_position`;
   },
 };
