@@ -1,104 +1,190 @@
-import { and, desc, eq, inArray, lt, or, sql as raw, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
+import type { EventStore } from '../../application/ports/event-store.ts';
 import type { Sql } from './client.ts';
-import { balances, history, projectionCheckpoints, transfers } from './schema/read-models.ts';
+import { PROJECTION_NAMES, type ProjectionName } from './projections/projection.ts';
+import { CHECKPOINT_CHANNEL } from './projections/runner.ts';
+import {
+  balances,
+  history,
+  projectionCheckpoints,
+  type TransferRow,
+  type TransferStatus,
+  transfers,
+} from './schema/read-models.ts';
 
+/** Cursors are opaque to clients: a position, base64url-encoded. */
 const encodeCursor = (position: number) => Buffer.from(String(position)).toString('base64url');
 
-/** An opaque cursor is a position; anything else is a bad cursor (null). */
+/** The position inside a cursor this API gave out; null for anything else. */
 export const decodeCursor = (cursor: string): number | null => {
-  const value = Number(Buffer.from(cursor, 'base64url').toString());
-  return Number.isSafeInteger(value) && value > 0 ? value : null;
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const value = Number(text);
+  return /^[1-9]\d*$/.test(text) && Number.isSafeInteger(value) ? value : null;
 };
 
 /** Timestamps leave as ISO-8601 (PostgreSQL's text form is not what clients expect). */
 const iso = (value: string) => new Date(value).toISOString();
 
+/** `limit + 1` rows were asked for: one more than the page means there is a next page. */
 const page = <Row>(rows: Row[], limit: number, positionOf: (row: Row) => number) => ({
   items: rows.slice(0, limit),
   nextCursor: rows.length > limit ? encodeCursor(positionOf(rows[limit - 1]!)) : null,
 });
 
+const transferView = (row: TransferRow) => ({
+  transferId: row.transferId,
+  fromAccountId: row.fromAccountId,
+  toAccountId: row.toAccountId,
+  amount: row.amount,
+  currency: row.currency,
+  status: row.status,
+  ...(row.reason ? { reason: row.reason } : {}),
+  ...(row.reference ? { reference: row.reference } : {}),
+  createdAt: iso(row.createdAt),
+  updatedAt: iso(row.updatedAt),
+  timeline: row.timeline,
+});
+
+export type AccountView = {
+  accountId: string;
+  currency: string;
+  ownerId: string;
+  status: 'OPEN' | 'CLOSED';
+  available: number;
+  pending: number;
+  version: number;
+};
+export type TransferView = ReturnType<typeof transferView>;
+export type TransferQuery = {
+  accountId?: string;
+  status?: TransferStatus;
+  limit: number;
+  /** From a previous page's `nextCursor`, decoded. */
+  cursor?: number;
+  /** Only transfers from or to an account of this owner (a customer's view). */
+  visibleToOwner?: string;
+};
 export type ReadModel = ReturnType<typeof createReadModel>;
 
-/** Queries over the projections (SPEC §5–6). */
-export function createReadModel(sql: Sql) {
-  const db = drizzle(sql);
+/** When no notification arrives, checkpoints are polled this often while waiting. */
+const WAIT_POLL_MS = 200;
 
-  const transferView = (row: typeof transfers.$inferSelect) => ({
-    transferId: row.transferId,
-    fromAccountId: row.fromAccountId,
-    toAccountId: row.toAccountId,
-    amount: row.amount,
-    currency: row.currency,
-    status: row.status,
-    ...(row.reason ? { reason: row.reason } : {}),
-    ...(row.reference ? { reference: row.reference } : {}),
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
-    timeline: row.timeline,
-  });
+/**
+ * The query side of SPEC §5–6 over the projections' tables: accounts, newest-first history and
+ * transfer pages (keyset cursors), and waits for a position (read your writes). `store` gives
+ * projectionLag its head position.
+ */
+export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, 'headPosition'> } = {}) {
+  const db = drizzle(sql_);
+  const waiters = new Set<() => void>();
+  let listener: Promise<{ unlisten(): Promise<void> } | null> | undefined;
+  const listen = () => {
+    listener ??= sql_
+      .listen(CHECKPOINT_CHANNEL, () => {
+        for (const wake of waiters) wake();
+      })
+      .catch(() => null); // no LISTEN (a pooler): polling alone still ends every wait
+    return listener;
+  };
+
+  const checkpoints = async (): Promise<Record<ProjectionName, number>> => {
+    const rows = await db
+      .select()
+      .from(projectionCheckpoints)
+      .where(inArray(projectionCheckpoints.name, [...PROJECTION_NAMES]));
+    return Object.fromEntries(
+      PROJECTION_NAMES.map((name) => [name, rows.find((row) => row.name === name)?.position ?? 0]),
+    ) as Record<ProjectionName, number>;
+  };
+
+  /** The position every read model has reached. */
+  const position = async () => Math.min(...Object.values(await checkpoints()));
 
   return {
-    async getAccount(accountId: string) {
-      const [row] = await db.select().from(balances).where(eq(balances.accountId, accountId));
-      if (!row) return null;
-      const { accountId: id, currency, ownerId, status, available, pending, version } = row;
-      return { accountId: id, currency, ownerId, status, available, pending, version };
+    async getAccount(accountId: string): Promise<AccountView | null> {
+      const [row] = await db
+        .select({
+          accountId: balances.accountId,
+          currency: balances.currency,
+          ownerId: balances.ownerId,
+          status: balances.status,
+          available: balances.available,
+          pending: balances.pending,
+          version: balances.version,
+        })
+        .from(balances)
+        .where(eq(balances.accountId, accountId));
+      return row ?? null;
     },
 
-    async getHistory(accountId: string, options: { limit: number; cursor?: number }) {
+    /** Balance-changing events of an account, newest first. */
+    async getHistory(accountId: string, query: { limit: number; cursor?: number }) {
+      const { accountId: _, ...columns } = getTableColumns(history);
       const rows = await db
-        .select()
+        .select(columns)
         .from(history)
         .where(
           and(
             eq(history.accountId, accountId),
-            options.cursor ? lt(history.position, options.cursor) : undefined,
+            query.cursor === undefined ? undefined : lt(history.position, query.cursor),
           ),
         )
         .orderBy(desc(history.position))
-        .limit(options.limit + 1);
+        .limit(query.limit + 1);
       return page(
-        rows.map(({ accountId: _, occurredAt, ...item }) => ({ ...item, occurredAt: iso(occurredAt) })),
-        options.limit,
+        rows.map((row) => ({ ...row, occurredAt: iso(row.occurredAt) })),
+        query.limit,
         (row) => row.position,
       );
     },
 
-    async getTransfer(transferId: string) {
+    async getTransfer(transferId: string): Promise<TransferView | null> {
       const [row] = await db.select().from(transfers).where(eq(transfers.transferId, transferId));
       return row ? transferView(row) : null;
     },
 
-    async listTransfers(options: {
-      accountId?: string;
-      status?: string;
-      limit: number;
-      cursor?: number;
-      visibleToOwner?: string;
-    }) {
-      const filters: (SQL | undefined)[] = [
-        options.accountId
-          ? or(eq(transfers.fromAccountId, options.accountId), eq(transfers.toAccountId, options.accountId))
-          : undefined,
-        options.status ? eq(transfers.status, options.status as 'PENDING') : undefined,
-        options.cursor ? lt(transfers.requestedPosition, options.cursor) : undefined,
-      ];
-      if (options.visibleToOwner !== undefined) {
-        const owned = db
-          .select({ id: balances.accountId })
-          .from(balances)
-          .where(eq(balances.ownerId, options.visibleToOwner));
-        filters.push(or(inArray(transfers.fromAccountId, owned), inArray(transfers.toAccountId, owned)));
-      }
+    /** Transfers newest first (by request), filtered by account, status and owner. */
+    async listTransfers(query: TransferQuery) {
+      const take = query.limit + 1;
+      const conditions = (t: typeof transfers): SQL | undefined =>
+        and(
+          query.status ? eq(t.status, query.status) : undefined,
+          query.cursor === undefined ? undefined : lt(t.requestedPosition, query.cursor),
+        );
+      const owned = (owner: string) =>
+        sql`SELECT ${balances.accountId} FROM ${balances} WHERE ${balances.ownerId} = ${owner}`;
+      // Through one account or an owner's accounts: at most a page per account and side, each from
+      // its (account, position) index, instead of a walk down every transfer.
+      const accounts = query.accountId
+        ? sql`(SELECT ${query.accountId}::uuid AS account_id) a`
+        : query.visibleToOwner !== undefined
+          ? sql`(${owned(query.visibleToOwner)}) a`
+          : undefined;
+      const visibility =
+        query.accountId && query.visibleToOwner !== undefined
+          ? sql`(${transfers.fromAccountId} IN (${owned(query.visibleToOwner)}) OR ${transfers.toAccountId} IN (${owned(query.visibleToOwner)}))`
+          : undefined;
+      const side = (column: typeof transfers.fromAccountId | typeof transfers.toAccountId) => sql`
+        SELECT s.transfer_id FROM ${accounts} CROSS JOIN LATERAL (
+          SELECT ${transfers.transferId} FROM ${transfers}
+          WHERE ${and(sql`${column} = a.account_id`, conditions(transfers), visibility)}
+          ORDER BY ${transfers.requestedPosition} DESC LIMIT ${take}
+        ) s`;
       const rows = await db
         .select()
         .from(transfers)
-        .where(and(...filters))
+        .where(
+          accounts
+            ? inArray(
+                transfers.transferId,
+                sql`(${side(transfers.fromAccountId)} UNION ${side(transfers.toAccountId)})`,
+              )
+            : conditions(transfers),
+        )
         .orderBy(desc(transfers.requestedPosition))
-        .limit(options.limit + 1);
-      const { items, nextCursor } = page(rows, options.limit, (row) => row.requestedPosition);
+        .limit(take);
+      const { items, nextCursor } = page(rows, query.limit, (row) => row.requestedPosition);
       return { items: items.map(transferView), nextCursor };
     },
 
@@ -110,27 +196,60 @@ export function createReadModel(sql: Sql) {
       return row?.ownerId ?? null;
     },
 
-    /** The position every read model has reached. */
-    async position(): Promise<number> {
-      const [row] = await db
-        .select({ min: raw<number>`min(${projectionCheckpoints.position})::bigint` })
-        .from(projectionCheckpoints);
-      return Number(row?.min ?? 0);
+    position,
+    checkpoints,
+
+    /** Each projection's checkpoint and how far it trails the store's head. */
+    async projectionLag(): Promise<Record<ProjectionName, { position: number; lag: number }>> {
+      if (!options.store)
+        throw new Error('projectionLag needs the event store: createReadModel(sql, { store })');
+      const [head, reached] = await Promise.all([options.store.headPosition(), checkpoints()]);
+      return Object.fromEntries(
+        PROJECTION_NAMES.map((name) => [
+          name,
+          { position: reached[name], lag: Math.max(0, head - reached[name]) },
+        ]),
+      ) as Record<ProjectionName, { position: number; lag: number }>;
     },
 
-    async checkpoints(): Promise<Record<string, number>> {
-      const rows = await db.select().from(projectionCheckpoints);
-      return Object.fromEntries(rows.map((row) => [row.name, row.position]));
-    },
-
-    /** Waits (bounded) until every read model has applied the event at `position`. */
-    async waitForPosition(position: number, timeoutMs: number): Promise<boolean> {
+    /**
+     * Waits (at most `timeoutMs`) until every read model has applied the event at `position`;
+     * woken by the runners' notifications, polling as a fallback. False when time ran out.
+     */
+    async waitForPosition(target: number, timeoutMs: number): Promise<boolean> {
+      if ((await position()) >= target) return true;
       const deadline = Date.now() + timeoutMs;
-      for (let pause = 5; ; pause = Math.min(50, pause * 2)) {
-        if ((await this.position()) >= position) return true;
-        if (Date.now() >= deadline) return false;
-        await new Promise((resolve) => setTimeout(resolve, pause));
+      await listen();
+      for (;;) {
+        let wake = () => {};
+        const woken = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        waiters.add(wake);
+        try {
+          // Registered before the check: a notification in between still wakes this round.
+          if ((await position()) >= target) return true;
+          const remaining = deadline - Date.now();
+          if (remaining <= 0) return false;
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            woken,
+            new Promise<void>((resolve) => {
+              timer = setTimeout(resolve, Math.min(remaining, WAIT_POLL_MS));
+            }),
+          ]);
+          clearTimeout(timer);
+        } finally {
+          waiters.delete(wake);
+        }
       }
+    },
+
+    /** Stops listening for checkpoint notifications (the pool itself belongs to the caller). */
+    async close() {
+      const active = await listener;
+      listener = undefined;
+      await active?.unlisten().catch(() => {});
     },
   };
 }
