@@ -220,6 +220,7 @@ describe('bad input → a 4xx problem and no event written', () => {
       raw: JSON.stringify({ amount: 10 }),
       status: 415,
     },
+    { name: 'no body and no content type', method: 'POST', path: () => '/transfers', status: 400 },
     {
       name: 'text/plain',
       method: 'POST',

@@ -18,6 +18,9 @@ import { transferRoutes } from './routes/transfers.ts';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 const PUBLIC_PATHS = new Set(['/health/live', '/health/ready', '/openapi.json', '/docs', '/metrics']);
+const READY_TIMEOUT_MS = 2_000;
+/** A projection further behind the log than this makes the instance unready (its reads would wait). */
+const MAX_READY_LAG = 10_000;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
 
 /** Every failure leaves as application/problem+json, from this one mapper. */
@@ -56,10 +59,15 @@ function toProblem(
     };
   }
   if (error instanceof HTTPException && error.status < 500) {
+    // Hono's own refusals: the JSON validator (400) and the media-type gate (415).
+    const [type, title] =
+      error.status === 415
+        ? ['unsupported-media-type', 'Unsupported media type']
+        : ['malformed-request', 'Malformed request'];
     return {
       problem: {
-        type: 'malformed-request',
-        title: 'Malformed request',
+        type,
+        title,
         status: error.status,
         detail: error.message || 'The request body is not valid JSON',
         instance,
@@ -145,6 +153,7 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
         path: c.req.path,
         status: c.res.status,
         durationMs: Math.round(seconds * 1000),
+        principal: c.get('principal')?.sub,
         correlationId: c.get('correlationId'),
       },
       'request',
@@ -175,11 +184,11 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
   );
   app.use('*', async (c, next) => {
     if (c.req.method !== 'POST') return next();
+    // A body must be JSON; a POST without one (and without a type) gets the validator's 400.
     const type = c.req.header('content-type');
     const hasBody =
       c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
-    const bodyless = /\/close$/.test(c.req.path);
-    if ((type !== undefined && !JSON_TYPE.test(type)) || (type === undefined && (hasBody || !bodyless))) {
+    if (type === undefined ? hasBody : !JSON_TYPE.test(type)) {
       throw new HttpProblem(
         415,
         'unsupported-media-type',
@@ -200,13 +209,28 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
 function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
 
+  /** Ready = the store and the read model answer, and every projection is within `maxReadyLag` of the head. */
   app.get('/health/ready', async (c) => {
+    let timer: NodeJS.Timeout | undefined;
+    const notReady = (detail: string, extra: Record<string, unknown> = {}) =>
+      problemResponse(
+        c,
+        {
+          type: 'service-unavailable',
+          title: 'Not ready',
+          status: 503,
+          detail,
+          instance: c.req.path,
+          ...extra,
+        },
+        { 'Retry-After': '1' },
+      );
     try {
       const [head, checkpoints] = await Promise.race([
         Promise.all([deps.store.headPosition(), deps.readModel.checkpoints()]),
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new EventStoreUnavailableError('readiness check timed out')), 2_000),
-        ),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the readiness check timed out')), READY_TIMEOUT_MS);
+        }),
       ]);
       const projections = Object.fromEntries(
         Object.entries(checkpoints).map(([name, position]) => [
@@ -214,15 +238,23 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           { position, lag: Math.max(0, head - position) },
         ]),
       );
+      const maxLag = deps.maxReadyLag ?? MAX_READY_LAG;
+      const behind = Object.entries(projections).filter(([, { lag }]) => lag > maxLag);
+      if (behind.length > 0) {
+        return notReady(
+          `Projections more than ${maxLag} events behind: ${behind.map(([n]) => n).join(', ')}`,
+          {
+            headPosition: head,
+            projections,
+          },
+        );
+      }
       return c.json({ status: 'ready', headPosition: head, projections });
     } catch (error) {
-      const { problem } = toProblem(
-        error instanceof HttpProblem || error instanceof DomainError
-          ? error
-          : new EventStoreUnavailableError(String(error)),
-        c,
-      );
-      return problemResponse(c, { ...problem, status: 503, type: 'service-unavailable', title: 'Not ready' });
+      c.get('logger')?.warn({ err: error }, 'not ready');
+      return notReady('The database is unreachable or too slow to answer');
+    } finally {
+      clearTimeout(timer);
     }
   });
 

@@ -18,6 +18,8 @@ export type HttpDeps = {
   rateLimitPerMinute: number;
   /** How long a query waits for the read model to reach `minPosition` (or the log head). */
   readWaitMs?: number;
+  /** /health/ready answers 503 while a projection trails the log head by more events than this. */
+  maxReadyLag?: number;
 };
 
 export type AppEnv = {

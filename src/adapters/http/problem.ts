@@ -12,6 +12,8 @@ export type Problem = {
   detail: string;
   errors?: FieldProblem[];
   instance?: string;
+  /** RFC 9457 §3.2 extension members (e.g. the projections of a 503 from /health/ready). */
+  [extension: string]: unknown;
 };
 
 /** An HTTP-level refusal (auth, limits, idempotency) that the error mapper turns into a problem. */
