@@ -1,8 +1,7 @@
-import { createRoute, type OpenAPIHono, type z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AccountState } from '../../../domain/account/index.ts';
 import { DomainError } from '../../../domain/errors.ts';
-import { decodeCursor } from '../../postgres/read-model.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { idFromKey } from '../idempotency.ts';
 import { HttpProblem, malformedJson, notFound, validationProblem } from '../problem.ts';
@@ -16,24 +15,17 @@ import {
   HistoryQuery,
   MinPositionQuery,
   OpenAccountBody,
-  ProblemSchema,
 } from '../schemas.ts';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { content: { 'application/problem+json': { schema: ProblemSchema } }, description: 'Problem' },
-    ]),
-  );
-const body = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: true },
-});
-const security = [{ bearer: [] }];
+import {
+  accountFor,
+  catchUp,
+  cursorFrom,
+  json,
+  jsonBody,
+  PostHeaders,
+  problems,
+  security,
+} from './shared.ts';
 
 const accountView = (
   state: Extract<AccountState, { status: 'Open' | 'Closed' }>,
@@ -49,22 +41,6 @@ const accountView = (
   version,
   ...(position == null ? {} : { position }),
 });
-
-/** Loads an account the caller may act on: unknown or someone else's → 404 (existence is not leaked). */
-export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
-  const { state, revision } = await deps.banking.loadAccount(accountId);
-  const principal = c.get('principal');
-  if (state.status === 'Unopened' || (principal.role !== 'operator' && state.ownerId !== principal.sub)) {
-    throw notFound('Account', accountId);
-  }
-  return { state, version: revision === 'no_stream' ? 0 : revision };
-}
-
-/** Queries read the projections once they have reached `minPosition` (default: the log's head now). */
-export async function catchUp(deps: HttpDeps, minPosition?: number) {
-  const target = minPosition ?? (await deps.store.lastPosition());
-  await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000);
-}
 
 /** A bodyless command still refuses a body that is not JSON or carries fields (so nothing is silently ignored). */
 async function emptyBody(c: Context<AppEnv>) {
@@ -97,7 +73,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       path: '/accounts',
       tags: ['accounts'],
       security,
-      request: body(OpenAccountBody),
+      request: { headers: PostHeaders, ...jsonBody(OpenAccountBody) },
       responses: {
         201: json(Account, 'The opened account'),
         ...problems(400, 401, 403, 409, 413, 415, 422, 429),
@@ -170,21 +146,17 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     async (c) => {
       const { id } = c.req.valid('param');
       const query = c.req.valid('query');
-      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (cursor === null)
-        throw new HttpProblem(
-          400,
-          'validation-error',
-          'Invalid cursor',
-          'The cursor is not one this API gave out',
-        );
+      const cursor = cursorFrom(query.cursor);
       await catchUp(deps, query.minPosition);
       const owner = await deps.readModel.ownerOfAccount(id);
       const principal = c.get('principal');
       if (owner === null || (principal.role !== 'operator' && owner !== principal.sub))
         throw notFound('Account', id);
       return c.json(
-        await deps.readModel.getHistory(id, { limit: query.limit, ...(cursor ? { cursor } : {}) }),
+        await deps.readModel.getHistory(id, {
+          limit: query.limit,
+          ...(cursor === undefined ? {} : { cursor }),
+        }),
         200,
       );
     },
@@ -196,7 +168,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       path: `/accounts/{id}/${kind}`,
       tags: ['cash'],
       security,
-      request: { params: AccountIdParam, ...body(CashBody) },
+      request: { params: AccountIdParam, headers: PostHeaders, ...jsonBody(CashBody) },
       responses: {
         201: json(CashResult, kind === 'deposits' ? 'Cash deposited' : 'Cash withdrawn'),
         ...problems(400, 401, 403, 404, 409, 413, 415, 422, 429),
@@ -243,7 +215,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       tags: ['accounts'],
       security,
       description: 'Takes no body; one, when sent, must be the empty JSON object `{}`.',
-      request: { params: AccountIdParam },
+      request: { params: AccountIdParam, headers: PostHeaders },
       responses: { 200: json(Account, 'The closed account'), ...problems(400, 401, 404, 409, 415, 429) },
     }),
     async (c) => {

@@ -1,33 +1,28 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { decodeCursor } from '../../postgres/read-model.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { idFromKey } from '../idempotency.ts';
-import { HttpProblem, notFound } from '../problem.ts';
+import { notFound } from '../problem.ts';
 import {
   AccountIdParam,
   MinPositionQuery,
-  ProblemSchema,
   Transfer,
   TransferAccepted,
   TransferBody,
   TransferPage,
   TransfersQuery,
 } from '../schemas.ts';
-import { accountFor, catchUp } from './accounts.ts';
+import {
+  accountFor,
+  catchUp,
+  cursorFrom,
+  json,
+  jsonBody,
+  PostHeaders,
+  problems,
+  security,
+} from './shared.ts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-const problems = (...statuses: number[]) =>
-  Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { content: { 'application/problem+json': { schema: ProblemSchema } }, description: 'Problem' },
-    ]),
-  );
-const security = [{ bearer: [] }];
 const MAX_WAIT_SECONDS = 30;
 
 /** `Prefer: wait=N` (RFC 7240): seconds to wait for the saga to end, capped. */
@@ -57,8 +52,16 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       tags: ['transfers'],
       security,
       request: {
-        body: { content: { 'application/json': { schema: TransferBody } }, required: true },
-        headers: z.object({ prefer: z.string().optional().openapi({ example: 'wait=5' }) }),
+        ...jsonBody(TransferBody),
+        headers: PostHeaders.extend({
+          prefer: z
+            .string()
+            .optional()
+            .openapi({
+              description: `wait=N: answer with the final state if the saga ends within N s (≤ ${MAX_WAIT_SECONDS})`,
+              example: 'wait=5',
+            }),
+        }),
       },
       responses: {
         202: json(TransferAccepted, 'Accepted: the saga moves the money'),
@@ -134,14 +137,7 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     async (c) => {
       const query = c.req.valid('query');
       const principal = c.get('principal');
-      const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (cursor === null)
-        throw new HttpProblem(
-          400,
-          'validation-error',
-          'Invalid cursor',
-          'The cursor is not one this API gave out',
-        );
+      const cursor = cursorFrom(query.cursor);
       await catchUp(deps, query.minPosition);
       if (query.accountId && principal.role !== 'operator') {
         if ((await deps.readModel.ownerOfAccount(query.accountId)) !== principal.sub)
@@ -151,7 +147,7 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         limit: query.limit,
         ...(query.accountId ? { accountId: query.accountId } : {}),
         ...(query.status ? { status: query.status } : {}),
-        ...(cursor ? { cursor } : {}),
+        ...(cursor === undefined ? {} : { cursor }),
         ...(principal.role === 'operator' ? {} : { visibleToOwner: principal.sub }),
       });
       return c.json(page as z.infer<typeof TransferPage>, 200);

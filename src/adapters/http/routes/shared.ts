@@ -1,0 +1,69 @@
+import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { decodeCursor } from '../../postgres/read-model.ts';
+import type { AppEnv, HttpDeps } from '../context.ts';
+import { HttpProblem, notFound } from '../problem.ts';
+import { ProblemSchema } from '../schemas.ts';
+
+/** OpenAPI pieces every route uses. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+export const problems = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { content: { 'application/problem+json': { schema: ProblemSchema } }, description: 'Problem' },
+    ]),
+  );
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { 'application/json': { schema } }, required: true },
+});
+
+export const security = [{ bearer: [] }];
+
+/** Documents the Idempotency-Key header of every POST (the idempotency middleware enforces it). */
+export const PostHeaders = z.object({
+  'idempotency-key': z.string().optional().openapi({
+    description:
+      'Replays the first answer for the same body within 24 h; another body → 422; first still running → 409',
+    example: 'pay-rent-2030-01',
+  }),
+});
+
+/** Loads an account the caller may act on: unknown or someone else's → 404 (existence is not leaked). */
+export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
+  const { state, revision } = await deps.banking.loadAccount(accountId);
+  const principal = c.get('principal');
+  if (state.status === 'Unopened' || (principal.role !== 'operator' && state.ownerId !== principal.sub)) {
+    throw notFound('Account', accountId);
+  }
+  return { state, version: revision === 'no_stream' ? 0 : revision };
+}
+
+/** Queries read the projections once they have reached `minPosition` (default: the log's head now). */
+export async function catchUp(deps: HttpDeps, minPosition?: number) {
+  const target = minPosition ?? (await deps.store.lastPosition());
+  await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000);
+}
+
+/** The position inside a page cursor this API gave out; anything else is a 400. */
+export function cursorFrom(cursor: string | undefined): number | undefined {
+  if (cursor === undefined) return undefined;
+  const position = decodeCursor(cursor);
+  if (position === null) {
+    throw new HttpProblem(
+      400,
+      'validation-error',
+      'Invalid cursor',
+      'The cursor is not one this API gave out',
+      {
+        errors: [{ path: 'cursor', message: 'not a cursor from a previous page' }],
+      },
+    );
+  }
+  return position;
+}
