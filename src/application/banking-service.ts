@@ -66,8 +66,8 @@ export function createBankingService(deps: BankingServiceDeps) {
   });
 
   const onAccount = async (accountId: string, command: AccountCommand, request: RequestContext) => {
-    const { state, position } = await accounts.handle(accountId, command, commandContext(request));
-    return { state, position };
+    const { state, position, revision } = await accounts.handle(accountId, command, commandContext(request));
+    return { state, position, revision };
   };
 
   const requireOpenAccount = async (accountId: string) => {
