@@ -27,6 +27,9 @@ import {
   security,
 } from './shared.ts';
 
+/** The account's version is the revision of its stream's last event (0-based). */
+const versionOf = (revision: number | 'no_stream') => (revision === 'no_stream' ? 0 : revision);
+
 const accountView = (
   state: Extract<AccountState, { status: 'Open' | 'Closed' }>,
   version: number,
@@ -98,14 +101,11 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       );
       if (result.state.status === 'Unopened') throw new Error('open account produced no account');
       c.header('Location', `/accounts/${result.accountId}`);
+      // A repeated opening (same key, same content) wrote nothing: report the account as it is now.
       const { revision } =
         result.position === null ? await deps.banking.loadAccount(result.accountId) : { revision: 0 };
       return c.json(
-        accountView(
-          result.state,
-          revision === 'no_stream' ? 0 : revision,
-          result.position ?? (await deps.store.lastPosition()),
-        ),
+        accountView(result.state, versionOf(revision), result.position ?? (await deps.store.lastPosition())),
         201,
       );
     },
@@ -200,9 +200,15 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       if (result.state.status === 'Unopened' || result.position === null)
         throw new DomainError('ACCOUNT_NOT_FOUND', id);
       const { available, pending } = result.state;
-      const version = (await deps.banking.loadAccount(id)).revision as number;
       return c.json(
-        { accountId: id, amount: input.amount, available, pending, version, position: result.position },
+        {
+          accountId: id,
+          amount: input.amount,
+          available,
+          pending,
+          version: versionOf(result.revision),
+          position: result.position,
+        },
         201,
       );
     });
@@ -223,9 +229,8 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       await emptyBody(c);
       await accountFor(c, deps, id);
       const result = await deps.banking.closeAccount({ accountId: id }, requestOf(c));
-      const { revision } = await deps.banking.loadAccount(id);
       if (result.state.status === 'Unopened') throw notFound('Account', id);
-      return c.json(accountView(result.state, revision as number, result.position), 200);
+      return c.json(accountView(result.state, versionOf(result.revision), result.position), 200);
     },
   );
 }
