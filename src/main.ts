@@ -26,6 +26,8 @@ import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator
 const MIN_SECRET_BYTES = 32;
 /** How long stop() lets in-flight requests finish before closing their connections. */
 const DRAIN_MS = 10_000;
+/** Idempotency keys live ≥ 24 h; expired ones are swept at start and then hourly. */
+const SWEEP_EVERY_MS = 3_600_000;
 
 export type RunningService = { url: string; port: number; stop(): Promise<void> };
 
@@ -78,30 +80,56 @@ export async function startService(
   coordinator.start();
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
   const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
-  const sweep = setInterval(() => void sweepIdempotencyKeys(sql).catch(() => {}), 3_600_000);
+  const readModel = createReadModel(sql, { store });
+  const sweepKeys = () => void sweepIdempotencyKeys(sql).catch(() => {});
+  sweepKeys();
+  const sweep = setInterval(sweepKeys, SWEEP_EVERY_MS);
   sweep.unref();
 
-  const jwtSecret = await resolveJwtSecret(config);
-  if (Buffer.byteLength(jwtSecret) < MIN_SECRET_BYTES) {
-    logger.warn({}, `AUTH_JWT_SECRET is shorter than ${MIN_SECRET_BYTES} bytes: tokens are easier to forge`);
+  /** Background work, then the pools, then the embedded server: what stop() does after draining HTTP. */
+  const stopBackground = async () => {
+    clearInterval(sweep);
+    await deadlineJob.stop();
+    await coordinator.stop();
+    await projections.stop();
+    await readModel.close();
+    await store.close();
+    await sql.end({ timeout: 5 });
+    await database.stop();
+  };
+
+  let server: ReturnType<typeof serve>;
+  let hostname: string;
+  try {
+    const jwtSecret = await resolveJwtSecret(config);
+    if (Buffer.byteLength(jwtSecret) < MIN_SECRET_BYTES) {
+      logger.warn(
+        {},
+        `AUTH_JWT_SECRET is shorter than ${MIN_SECRET_BYTES} bytes: tokens are easier to forge`,
+      );
+    }
+    const app = createHttpApp({
+      banking,
+      readModel,
+      store,
+      sql,
+      logger,
+      metrics: createMetrics(),
+      jwtSecret,
+      rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    });
+    hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
+    server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: config.PORT, hostname }, () => resolve(s));
+      s.once('error', reject);
+    });
+  } catch (error) {
+    // e.g. the port is taken: leave nothing running behind (the embedded server least of all).
+    await stopBackground().catch((cleanup) => logger.error({ err: cleanup }, 'cleanup after a failed start'));
+    throw error;
   }
-  const app = createHttpApp({
-    banking,
-    readModel: createReadModel(sql),
-    store,
-    sql,
-    logger,
-    metrics: createMetrics(),
-    jwtSecret,
-    rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
-  });
-  const hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.PORT, hostname }, () => resolve(s));
-    s.once('error', reject);
-  });
   const { port } = server.address() as AddressInfo;
-  const url = `http://${hostname}:${port}`;
+  const url = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
   logger.info(
     { url, eventStore: config.EVENT_STORE, embeddedDatabase: database.embedded },
     'esbank is serving',
@@ -121,13 +149,7 @@ export async function startService(
         }, DRAIN_MS);
         await drained;
         clearTimeout(force);
-        clearInterval(sweep);
-        await deadlineJob.stop();
-        await coordinator.stop();
-        await projections.stop();
-        await store.close();
-        await sql.end({ timeout: 5 });
-        await database.stop();
+        await stopBackground();
         logger.info({}, 'esbank stopped');
       })();
       return stopping;

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/adapters/logging.ts';
+import { loadConfig } from '../../src/config.ts';
+import { startService } from '../../src/main.ts';
 import {
   type ApiResponse,
   expectMoneyConserved,
   startTestService,
+  TEST_SECRET,
   type TestService,
   waitForTransfer,
 } from '../support/service.ts';
@@ -315,6 +319,23 @@ describe('REST API over HTTP (SPEC §6)', () => {
     );
     expect((await fetch(`${api.url}/docs`)).status).toBe(200);
     expect((await api.call('GET', '/nowhere', { token: alice })).status).toBe(404);
+  });
+
+  it('a start that cannot bind its port fails and leaves nothing running', async () => {
+    const config = loadConfig({
+      DATABASE_URL: api.db.url,
+      PORT: String(api.port),
+      AUTH_JWT_SECRET: TEST_SECRET,
+    });
+    const connections = async () => {
+      const [row] = await api.db.sql<{ count: number }[]>`
+        SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database()`;
+      return row!.count;
+    };
+    const before = await connections();
+    await expect(startService(config, { logger: createLogger('silent') })).rejects.toThrow(/EADDRINUSE/);
+    expect(await connections()).toBeLessThanOrEqual(before);
+    expect((await api.call('GET', '/health/live')).status).toBe(200);
   });
 
   it('conserves money across every test above', async () => {
