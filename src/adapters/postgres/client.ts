@@ -12,6 +12,8 @@ const INT8_OID = 20;
 export function createSql(url: string, options: { max?: number; applicationName?: string } = {}): Sql {
   return postgres(url, {
     max: options.max ?? 20,
+    // Fail fast when the database is unreachable, so the API answers 503 rather than hanging.
+    connect_timeout: 5,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'esbank' },
     types: {
