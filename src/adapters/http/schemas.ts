@@ -1,12 +1,13 @@
 import { z } from '@hono/zod-openapi';
+import { CURRENCY_PATTERN, MAX_AMOUNT } from '../../domain/money.ts';
 
 /** Ids are UUIDs (SPEC §1), in lower case: stream names and keys must not depend on how a client spells one. */
 export const Id = z.guid().toLowerCase().openapi({ example: '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f' });
 /** Positive integer minor units, at most 10^15 (SPEC §1). JSON numbers only. */
-export const Amount = z.int().min(1).max(1_000_000_000_000_000).openapi({ example: 2500 });
+export const Amount = z.int().min(1).max(MAX_AMOUNT).openapi({ example: 2500 });
 export const Currency = z
   .string()
-  .regex(/^[A-Z]{3}$/, 'an ISO-4217 code such as EUR')
+  .regex(CURRENCY_PATTERN, 'an ISO-4217 code such as EUR')
   .openapi({ example: 'EUR' });
 const Reference = z.string().min(1).max(140);
 

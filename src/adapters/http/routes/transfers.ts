@@ -120,6 +120,7 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
+      c.set('correlationId', id);
       await catchUp(deps, c.req.valid('query').minPosition);
       return c.json((await visibleTransfer(c, deps, id)) as z.infer<typeof Transfer>, 200);
     },
