@@ -53,7 +53,7 @@ export const historyProjection: Projection = {
         SELECT * FROM json_to_recordset(${asJson(rows)}::text::json) AS i(
           position bigint, account_id uuid, kind text, amount bigint, d_available bigint, d_pending bigint,
           transfer_id uuid, counterparty uuid, reference text, occurred_at timestamptz)
-      ), newest AS (
+      ), newest AS MATERIALIZED (
         SELECT a.account_id, coalesce(h.position, 0) AS position,
                coalesce(h.available_after, 0) AS available, coalesce(h.pending_after, 0) AS pending
         FROM (SELECT DISTINCT account_id FROM input) a
