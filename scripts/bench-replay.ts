@@ -1,0 +1,186 @@
+/**
+ * npm run bench:replay [-- --events 1000000 --database-url URL --batch-size 5000 --keep --json]
+ *
+ * Rebuilds every read model from the log with rebuildReadModels (what `esbank replay` runs) and
+ * reports events/s and memory. Without --database-url it generates the events (scripts/
+ * generate-events.ts, in a child process so its memory is not counted) into a fresh random
+ * database, dropped at the end unless --keep; with one, it tops the log up to --events if needed.
+ * Memory: peak RSS (resourceUsage().maxRSS) of this process, and RSS sampled at each quarter of
+ * the rebuild (flat means batches are not accumulating).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { createSql } from '../src/adapters/postgres/client.ts';
+import { createPostgresEventStore } from '../src/adapters/postgres/event-store.ts';
+import { migrate } from '../src/adapters/postgres/migrate.ts';
+import { rebuildReadModels } from '../src/adapters/postgres/projections/rebuild.ts';
+import { startProjections } from '../src/adapters/postgres/projections/runner.ts';
+import { silentLogger } from '../src/application/ports/logger.ts';
+import { progressReporter } from './support/progress.ts';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '1000000' },
+    'database-url': { type: 'string' },
+    'batch-size': { type: 'string', default: '5000' },
+    'live-seconds': { type: 'string', default: '10' },
+    keep: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const target = Number(values.events);
+const log = (message: string) => !values.json && process.stderr.write(`${message}\n`);
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+/** A fresh database on DATABASE_URL's server (default: the local one). */
+async function freshDatabase() {
+  const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `esbank_replay_${randomBytes(5).toString('hex')}`;
+  const sql = postgres(admin, { max: 1, onnotice: () => {} });
+  await sql.unsafe(`CREATE DATABASE ${name}`);
+  await sql.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const dropper = postgres(admin, { max: 1, onnotice: () => {} });
+      await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropper.end();
+    },
+  };
+}
+
+const generate = (url: string, events: number) =>
+  new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/generate-events.ts', '--events', String(events), '--database-url', url],
+      { stdio: ['ignore', values.json ? 'ignore' : 'inherit', 'inherit'] },
+    );
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`generator exited with ${code}`)),
+    );
+  });
+
+const fresh = values['database-url'] ? null : await freshDatabase();
+const url = values['database-url'] ?? fresh!.url;
+const sql = createSql(url, { max: 8, applicationName: 'esbank-bench-replay' });
+const store = createPostgresEventStore(sql);
+try {
+  await migrate(sql);
+  const [{ count }] = (await sql`SELECT count(*)::bigint AS count FROM events`) as unknown as [
+    { count: number },
+  ];
+  if (count < target) {
+    log(`the log holds ${count} events; generating ${target - count} more into ${url}`);
+    await generate(url, target - count);
+  }
+
+  // The live runners (batches of 500, as `esbank serve` runs them) catching up from an empty read
+  // side for at most --live-seconds: events/s all three apply, each batch with its checkpoint.
+  const liveSeconds = Number(values['live-seconds']);
+  let live: { seconds: number; events: number; eventsPerSecond: number } | null = null;
+  if (liveSeconds > 0) {
+    log(`live runners: catching up from an empty read side for ${liveSeconds} s...`);
+    await rebuildReadModels({ sql, store, until: { position: 0 } });
+    const runners = startProjections({ store, sql, logger: silentLogger, batchSize: 500 });
+    const started = performance.now();
+    const head = await store.headPosition();
+    while (
+      performance.now() - started < liveSeconds * 1000 &&
+      Math.min(...Object.values(runners.positions())) < head
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await runners.stop();
+    const seconds = (performance.now() - started) / 1000;
+    const reached = Math.min(...Object.values(runners.positions()));
+    const [{ applied }] = (await sql`
+      SELECT count(*)::bigint AS applied FROM events WHERE global_position <= ${reached}`) as unknown as [
+      { applied: number },
+    ];
+    live = {
+      seconds: Math.round(seconds * 10) / 10,
+      events: applied,
+      eventsPerSecond: Math.round(applied / seconds),
+    };
+  }
+
+  log('rebuilding balances, history and transfers...');
+  const progress = progressReporter('replay', await store.headPosition(), values.json);
+  const quarters: number[] = [];
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }, 100);
+  const rssAtStart = process.memoryUsage().rss;
+  const summary = await rebuildReadModels({
+    sql,
+    store,
+    batchSize: Number(values['batch-size']),
+    onProgress: (done, total, events) => {
+      progress.update(done);
+      if (done >= ((quarters.length + 1) * total) / 4) quarters.push(mb(process.memoryUsage().rss));
+      void events;
+    },
+  });
+  clearInterval(sampler);
+  if (process.env.CPU) {
+    const { readFileSync } = await import('node:fs');
+    const pids = await sql<
+      { pid: number }[]
+    >`SELECT pid FROM pg_stat_activity WHERE application_name = 'esbank-bench-replay'`;
+    const pg = pids.reduce((sum, { pid }) => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return sum + (Number(f[11]) + Number(f[12])) * 10;
+    }, 0);
+    const u = process.cpuUsage();
+    console.log('CPU ms: pg', pg, 'node', Math.round((u.user + u.system) / 1000));
+  }
+  progress.stop();
+
+  // Money check on the rebuilt balances: they hold exactly the cash deposited minus withdrawn.
+  const [check] = (await sql`
+    SELECT (SELECT coalesce(sum(available + pending), 0)::bigint FROM balances) AS held,
+           (SELECT coalesce(sum(CASE type WHEN 'CashDeposited' THEN 1 ELSE -1 END * (data->>'amount')::bigint), 0)::bigint
+              FROM events WHERE type IN ('CashDeposited', 'CashWithdrawn')) AS cash,
+           (SELECT count(*)::bigint FROM history) AS history,
+           (SELECT count(*)::bigint FROM transfers) AS transfers`) as unknown as [
+    { held: number; cash: number; history: number; transfers: number },
+  ];
+  const result = {
+    ...summary,
+    batchSize: Number(values['batch-size']),
+    liveRunners: live,
+    rssStartMb: mb(rssAtStart),
+    rssByQuarterMb: quarters,
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    peakHeapMb: mb(peakHeap),
+    rows: { history: check.history, transfers: check.transfers },
+    moneyConserved: check.held === check.cash,
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    process.stdout.write(
+      `replayed ${result.events} events in ${(result.durationMs / 1000).toFixed(1)} s: ` +
+        `${result.eventsPerSecond} events/s (batch ${result.batchSize})\n` +
+        `memory: RSS ${result.rssStartMb} MB at start, ${result.rssByQuarterMb.join(' / ')} MB by quarter, ` +
+        `peak RSS ${result.peakRssMb} MB, peak heap ${result.peakHeapMb} MB\n` +
+        (live
+          ? `live runners (batch 500): ${live.events} events in ${live.seconds} s, ${live.eventsPerSecond} events/s ` +
+            `= ${Math.round(live.eventsPerSecond / 7)} transfers/s of 7 events\n`
+          : '') +
+        `rows: ${result.rows.history} history, ${result.rows.transfers} transfers; money conserved: ${result.moneyConserved}\n`,
+    );
+  }
+  if (!result.moneyConserved) process.exitCode = 1;
+} finally {
+  await store.close();
+  await sql.end({ timeout: 5 });
+  if (fresh && !values.keep) await fresh.drop();
+  else if (fresh) log(`kept ${fresh.url}`);
+}
