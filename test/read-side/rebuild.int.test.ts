@@ -55,6 +55,7 @@ describe('projection runners and rebuilds on PostgreSQL', () => {
         }
       },
     });
+    await rebuildReadModels({ sql: db.sql, store, until: { position: 1 } });
     const doomed = createSql(db.url, { max: 4, applicationName: 'doomed-runner' });
     const first = startProjections({
       store,
@@ -97,6 +98,7 @@ describe('projection runners and rebuilds on PostgreSQL', () => {
   });
 
   it('rebuilds as of a past time or position, and a full rebuild restores the present', async () => {
+    await rebuildReadModels({ sql: db.sql, store });
     const live = await readModelTables(db.sql);
     const events = await logPrefix(store);
     const middle = events[Math.floor(events.length / 2)]!;
@@ -159,6 +161,7 @@ describe('projection runners and rebuilds on PostgreSQL', () => {
   });
 
   it('waitForPosition answers at once when reached, false when time runs out, and true when a runner gets there', async () => {
+    await rebuildReadModels({ sql: db.sql, store });
     const head = await store.lastPosition();
     expect(await readModel.waitForPosition(head, 1_000)).toBe(true);
     await generateWorkload(store, { events: 50, accounts: 3, concurrency: 1, seed: 13 });
@@ -173,5 +176,12 @@ describe('projection runners and rebuilds on PostgreSQL', () => {
       transfers: { position: newHead, lag: 0 },
     });
     await runners.stop();
+
+    // Without a notification (a pooler that drops LISTEN) the wait still ends, by polling.
+    const waitingForPoll = readModel.waitForPosition(newHead + 1000, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await db.sql`UPDATE projection_checkpoints SET position = ${newHead + 1000}`;
+    expect(await waitingForPoll).toBe(true);
+    await db.sql`UPDATE projection_checkpoints SET position = ${newHead}`;
   });
 });

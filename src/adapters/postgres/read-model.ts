@@ -78,10 +78,14 @@ const WAIT_POLL_MS = 200;
 export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, 'headPosition'> } = {}) {
   const db = drizzle(sql_);
   const waiters = new Set<() => void>();
+  /** Bumped by every checkpoint notification: a reading taken since the last bump is current. */
+  let generation = 0;
+  let reading: { generation: number; position: Promise<number> } | undefined;
   let listener: Promise<{ unlisten(): Promise<void> } | null> | undefined;
   const listen = () => {
     listener ??= sql_
       .listen(CHECKPOINT_CHANNEL, () => {
+        generation++;
         for (const wake of waiters) wake();
       })
       .catch(() => null); // no LISTEN (a pooler): polling alone still ends every wait
@@ -100,6 +104,21 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
 
   /** The position every read model has reached. */
   const position = async () => Math.min(...Object.values(await checkpoints()));
+
+  /**
+   * `position()` for waiters: all those woken by one notification share one query. A checkpoint
+   * that moves after the query started sends a notification of its own, which wakes them again.
+   */
+  const currentPosition = () => {
+    if (reading?.generation !== generation) {
+      const pending = position();
+      reading = { generation, position: pending };
+      pending.catch(() => {
+        if (reading?.position === pending) reading = undefined;
+      });
+    }
+    return reading.position;
+  };
 
   return {
     async getAccount(accountId: string): Promise<AccountView | null> {
@@ -228,14 +247,20 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
         waiters.add(wake);
         try {
           // Registered before the check: a notification in between still wakes this round.
-          if ((await position()) >= target) return true;
+          if ((await currentPosition()) >= target) return true;
           const remaining = deadline - Date.now();
           if (remaining <= 0) return false;
           let timer: NodeJS.Timeout | undefined;
           await Promise.race([
             woken,
             new Promise<void>((resolve) => {
-              timer = setTimeout(resolve, Math.min(remaining, WAIT_POLL_MS));
+              timer = setTimeout(
+                () => {
+                  generation++; // a poll: read afresh, as after a notification
+                  resolve();
+                },
+                Math.min(remaining, WAIT_POLL_MS),
+              );
             }),
           ]);
           clearTimeout(timer);

@@ -124,7 +124,7 @@ export function startProjectionRunner(options: {
       } catch (error) {
         if (stopping) break;
         if (error instanceof CheckpointMovedError) {
-          logger.info(
+          logger.debug(
             { projection: projection.name, reason: error.message },
             'projection restarts from its checkpoint',
           );
