@@ -10,6 +10,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { createSql } from '../src/adapters/postgres/client.ts';
@@ -53,6 +55,26 @@ async function freshDatabase() {
   };
 }
 
+/** CPU time of this process and of its PostgreSQL backends (read from /proc when the server is local). */
+async function cpuSince(start?: { nodeMs: number; backends: Map<number, number> }) {
+  const usage = process.cpuUsage();
+  const backends = new Map<number, number>();
+  const pids = await sql<{ pid: number }[]>`
+    SELECT pid FROM pg_stat_activity WHERE application_name = ${APPLICATION_NAME}`;
+  for (const { pid } of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      backends.set(pid, (Number(fields[11]) + Number(fields[12])) * (1000 / 100));
+    } catch {
+      return { nodeMs: Math.round((usage.user + usage.system) / 1000), backends, postgresMs: null };
+    }
+  }
+  let postgresMs = 0;
+  for (const [pid, ms] of backends) postgresMs += ms - (start?.backends.get(pid) ?? 0);
+  const nodeMs = Math.round((usage.user + usage.system) / 1000) - (start?.nodeMs ?? 0);
+  return { nodeMs, backends, postgresMs };
+}
+
 const generate = (url: string, events: number) =>
   new Promise<void>((resolve, reject) => {
     const child = spawn(
@@ -68,7 +90,8 @@ const generate = (url: string, events: number) =>
 
 const fresh = values['database-url'] ? null : await freshDatabase();
 const url = values['database-url'] ?? fresh!.url;
-const sql = createSql(url, { max: 8, applicationName: 'esbank-bench-replay' });
+const APPLICATION_NAME = `esbank-bench-replay-${process.pid}`;
+const sql = createSql(url, { max: 8, applicationName: APPLICATION_NAME });
 const store = createPostgresEventStore(sql);
 try {
   await migrate(sql);
@@ -118,6 +141,7 @@ try {
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   }, 100);
   const rssAtStart = process.memoryUsage().rss;
+  const cpuAtStart = await cpuSince();
   const summary = await rebuildReadModels({
     sql,
     store,
@@ -129,18 +153,7 @@ try {
     },
   });
   clearInterval(sampler);
-  if (process.env.CPU) {
-    const { readFileSync } = await import('node:fs');
-    const pids = await sql<
-      { pid: number }[]
-    >`SELECT pid FROM pg_stat_activity WHERE application_name = 'esbank-bench-replay'`;
-    const pg = pids.reduce((sum, { pid }) => {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + (Number(f[11]) + Number(f[12])) * 10;
-    }, 0);
-    const u = process.cpuUsage();
-    console.log('CPU ms: pg', pg, 'node', Math.round((u.user + u.system) / 1000));
-  }
+  const cpu = await cpuSince(cpuAtStart);
   progress.stop();
 
   // Money check on the rebuilt balances: they hold exactly the cash deposited minus withdrawn.
@@ -155,6 +168,8 @@ try {
   const result = {
     ...summary,
     batchSize: Number(values['batch-size']),
+    loadAverage: loadavg()[0],
+    cpuMs: { node: cpu.nodeMs, postgres: cpu.postgresMs },
     liveRunners: live,
     rssStartMb: mb(rssAtStart),
     rssByQuarterMb: quarters,
@@ -170,6 +185,8 @@ try {
         `${result.eventsPerSecond} events/s (batch ${result.batchSize})\n` +
         `memory: RSS ${result.rssStartMb} MB at start, ${result.rssByQuarterMb.join(' / ')} MB by quarter, ` +
         `peak RSS ${result.peakRssMb} MB, peak heap ${result.peakHeapMb} MB\n` +
+        `CPU: node ${result.cpuMs.node} ms, PostgreSQL backends ${result.cpuMs.postgres ?? '?'} ms ` +
+        `(load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)\n` +
         (live
           ? `live runners (batch 500): ${live.events} events in ${live.seconds} s, ${live.eventsPerSecond} events/s ` +
             `= ${Math.round(live.eventsPerSecond / 7)} transfers/s of 7 events\n`
