@@ -90,14 +90,21 @@ describe('who may move whose money (SPEC §9): principals × routes', () => {
       method: 'POST',
       path: () => `/accounts/${mine}/deposits`,
       body: () => ({ amount: 1 }),
-      expect: { owner: 403, other: 404, operator: 201 },
+      expect: { owner: 403, other: 403, operator: 201 },
+    },
+    {
+      name: 'POST /accounts/:id/deposits to an unknown account',
+      method: 'POST',
+      path: () => `/accounts/${randomUUID()}/deposits`,
+      body: () => ({ amount: 1 }),
+      expect: { owner: 403, other: 403, operator: 404 },
     },
     {
       name: 'POST /accounts/:id/withdrawals',
       method: 'POST',
       path: () => `/accounts/${mine}/withdrawals`,
       body: () => ({ amount: 1 }),
-      expect: { owner: 403, other: 404, operator: 201 },
+      expect: { owner: 403, other: 403, operator: 201 },
     },
     {
       name: 'POST /accounts/:id/close',

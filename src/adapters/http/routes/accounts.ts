@@ -179,7 +179,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     app.openapi(cashRoute(kind), async (c) => {
       const { id } = c.req.valid('param');
       const input = c.req.valid('json');
-      await accountFor(c, deps, id);
+      // A role refusal, the same for every account (so it tells a customer nothing about any of them).
       if (c.get('principal').role !== 'operator') {
         throw new HttpProblem(
           403,
@@ -188,6 +188,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           'Cash deposits and withdrawals are for operators',
         );
       }
+      await accountFor(c, deps, id);
       const command = {
         accountId: id,
         amount: input.amount,
