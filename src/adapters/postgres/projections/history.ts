@@ -1,5 +1,13 @@
 import type { HistoryKind } from '../schema/read-models.ts';
-import { asJson, BALANCE_EFFECTS, isAccountEvent, type Projection, relevant, text } from './projection.ts';
+import {
+  asJson,
+  BALANCE_EFFECTS,
+  type ByEventType,
+  isAccountEvent,
+  type Projection,
+  relevant,
+  text,
+} from './projection.ts';
 
 const KINDS: Readonly<Record<string, HistoryKind>> = {
   CashDeposited: 'CASH_DEPOSITED',
@@ -9,7 +17,7 @@ const KINDS: Readonly<Record<string, HistoryKind>> = {
   TransferCreditCancelled: 'TRANSFER_CREDIT_CANCELLED',
   TransferDebited: 'TRANSFER_DEBITED',
   TransferDebitRefunded: 'TRANSFER_DEBIT_REFUNDED',
-};
+} satisfies ByEventType<HistoryKind>;
 
 /**
  * History: one row per balance-changing event, with the balance after it, the transfer and the

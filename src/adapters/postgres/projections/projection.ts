@@ -1,5 +1,10 @@
 import type { RecordedEvent } from '../../../application/ports/event-store.ts';
+import type { AccountEvent } from '../../../domain/account/index.ts';
+import type { TransferEvent } from '../../../domain/transfer/index.ts';
 import type { TransactionSql } from '../client.ts';
+
+/** Tables keyed by event type are checked against the domain's event names. */
+export type ByEventType<Value> = Partial<Record<AccountEvent['type'] | TransferEvent['type'], Value>>;
 
 export const PROJECTION_NAMES = ['balances', 'history', 'transfers'] as const;
 export type ProjectionName = (typeof PROJECTION_NAMES)[number];
@@ -27,7 +32,7 @@ export const BALANCE_EFFECTS: Readonly<Record<string, { available: -1 | 0 | 1; p
   TransferCreditCancelled: { available: 0, pending: -1 },
   TransferDebited: { available: -1, pending: 0 },
   TransferDebitRefunded: { available: 1, pending: 0 },
-};
+} satisfies ByEventType<{ available: -1 | 0 | 1; pending: -1 | 0 | 1 }>;
 
 export const isAccountEvent = (event: RecordedEvent) => event.streamName.startsWith('account-');
 

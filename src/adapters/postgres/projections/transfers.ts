@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../../application/ports/event-store.ts';
 import type { TimelineEntry, TransferStatus } from '../schema/read-models.ts';
-import { asJson, type Projection, relevant, text } from './projection.ts';
+import { asJson, type ByEventType, type Projection, relevant, text } from './projection.ts';
 
 /** Timeline steps, from the transfer's own stream and from the account legs of its saga. */
 const STEPS: Readonly<Record<string, string>> = {
@@ -14,12 +14,12 @@ const STEPS: Readonly<Record<string, string>> = {
   TransferCancelled: 'CANCELLED',
   TransferCreditCancelled: 'CREDIT_CANCELLED',
   TransferDebitRefunded: 'DEBIT_REFUNDED',
-};
+} satisfies ByEventType<string>;
 
 const STATUS: Readonly<Record<string, TransferStatus>> = {
   TransferCompleted: 'COMPLETED',
   TransferCancelled: 'CANCELLED',
-};
+} satisfies ByEventType<TransferStatus>;
 
 /** What one batch does to one transfer. */
 type Change = {
