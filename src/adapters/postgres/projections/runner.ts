@@ -121,6 +121,10 @@ export function startProjectionRunner(options: {
         });
         if (stopping) await subscription.stop();
         await subscription.done;
+        // Ended without a stop from us: the store was closed under it, so there is nothing to follow.
+        if (!stopping)
+          logger.info({ projection: projection.name }, 'projection stopped: its subscription ended');
+        return;
       } catch (error) {
         if (stopping) break;
         if (error instanceof CheckpointMovedError) {
