@@ -34,7 +34,7 @@ const url = new URL(
 );
 url.searchParams.set('synchronous_commit', 'off');
 const sql = createSql(url.toString(), {
-  max: Number(values.concurrency) + 4,
+  max: Math.min(16, Number(values.concurrency) + 2),
   applicationName: 'esbank-generate',
 });
 const store = createPostgresEventStore(sql);
