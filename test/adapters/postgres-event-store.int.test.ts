@@ -151,4 +151,53 @@ describe('PostgreSQL event store: ordering and outages', () => {
     expect(await store.readCheckpoint(checkpoint)).toBe(last);
     await store.close();
   });
+
+  it('checks each of concurrent appends (gathered into one statement) against its own expected revision', async () => {
+    const store = createPostgresEventStore(db.sql);
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => `batched-${name}-${randomUUID()}`) as [
+      string,
+      string,
+      string,
+    ];
+    await store.append(a, [event('A0')], 'no_stream');
+    const results = await Promise.allSettled([
+      store.append(a, [event('A1')], 0), // right
+      store.append(b, [event('B0'), event('B1')], 'no_stream'), // right
+      store.append(a, [event('A1-late')], 0), // A1 took revision 1 first: a conflict
+      store.append(c, [event('C0')], 5), // wrong: c does not exist
+      store.append(a, [event('A2')], 'any'), // after A1, whatever it is
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect(results[2]).toMatchObject({ reason: { name: 'WrongExpectedRevisionError', actual: 1 } });
+    expect(results[3]).toMatchObject({ reason: { name: 'WrongExpectedRevisionError', actual: 'no_stream' } });
+    expect((await store.readStream(a)).map((e) => e.type)).toEqual(['A0', 'A1', 'A2']);
+    expect((await store.readStream(b)).map((e) => e.revision)).toEqual([0, 1]);
+    expect(await store.readStream(c)).toEqual([]);
+    // Positions follow the order in which the appends were made.
+    const [p1, p2, , , p5] = results.map((r) => (r.status === 'fulfilled' ? r.value.position : 0));
+    expect(p1! < p2! && p2! < p5!).toBe(true);
+    await store.close();
+  });
+
+  it('fails only the bad append of a batch: the others are written', async () => {
+    const store = createPostgresEventStore(db.sql);
+    const stream = `poisoned-${randomUUID()}`;
+    const reused = event('First');
+    await store.append(stream, [reused], 'no_stream');
+    const results = await Promise.allSettled([
+      store.append(`${stream}-x`, [event('X')], 'no_stream'),
+      store.append(`${stream}-y`, [{ ...reused, type: 'Again' }], 'no_stream'), // an event id already stored
+      store.append(`${stream}-z`, [event('Z')], 'no_stream'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(results[1]).toMatchObject({ reason: { code: '23505' } });
+    expect(await store.readStream(`${stream}-y`)).toEqual([]);
+    await store.close();
+  });
 });

@@ -12,6 +12,7 @@ import {
   type Subscription,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
+import { createBatcher } from './batcher.ts';
 import { isConnectionError, type Sql } from './client.ts';
 
 const DEFAULT_BATCH_SIZE = 1000;
@@ -42,6 +43,16 @@ const toRecorded = (row: EventRow): RecordedEvent => ({
 const expectedToSql = (expected: ExpectedRevision): number | null =>
   expected === 'any' ? null : expected === 'no_stream' ? -1 : expected;
 
+/** One entry of esbank_append_batch's input (migrations/0005_append_batch.sql). */
+type PendingAppend = { stream: string; expected: number | null; events: NewEvent[] };
+/** Its outcome: the new revision and position, or the actual revision that refused it. */
+type BatchOutcome = {
+  next_revision: number | null;
+  last_position: number | null;
+  actual_revision: number | null;
+};
+type StreamRange = { stream: string; from_revision: number; max_count: number | null };
+
 export type PostgresEventStore = EventStore & {
   /** Every stream name with the prefix (e.g. `account-`), for `esbank snapshot --all`. */
   listStreams(prefix?: string): Promise<string[]>;
@@ -63,9 +74,6 @@ async function guard<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Concurrent appends with `any` that race for the same revision retry; each loss means another won. */
-const MAX_ANY_ATTEMPTS = 50;
-
 /**
  * The event store on PostgreSQL (migrations/0001_event_store.sql).
  *
@@ -78,6 +86,10 @@ const MAX_ANY_ATTEMPTS = 50;
  * Live subscriptions are woken at once by appends through this store, by NOTIFY (sent after the
  * append commits) from other processes, and otherwise by an adaptive poll: an event can be held
  * back by an unrelated in-flight transaction and become visible with no further notification.
+ *
+ * Round trips, not rows, are what an append or a load costs here: concurrent appends (to any
+ * streams), stream reads and snapshot reads are each gathered into one statement (createBatcher).
+ * Every append in a batch still succeeds or fails on its own expected revision.
  */
 export function createPostgresEventStore(sql: Sql): PostgresEventStore {
   const waiters = new Set<() => void>();
@@ -121,12 +133,20 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     })();
   };
 
-  async function appendOnce(streamName: string, events: NewEvent[], expected: ExpectedRevision) {
-    const [row] = await sql<{ next_revision: number; last_position: number }[]>`
-      SELECT next_revision, last_position
-      FROM esbank_append(${streamName}, ${expectedToSql(expected)}, ${JSON.stringify(events)}::text::jsonb)`;
-    return { nextExpectedRevision: row!.next_revision, position: row!.last_position };
-  }
+  /** Concurrent appends leave together: one call of esbank_append_batch, one commit (0005). */
+  const appendBatch = createBatcher<PendingAppend, BatchOutcome>({
+    maxBatch: 256,
+    maxInFlight: 4,
+    isolate: (error) => !isConnectionError(error),
+    flush: async (appends) => {
+      const rows = await sql<(BatchOutcome & { entry: number })[]>`
+        SELECT entry, next_revision, last_position, actual_revision
+        FROM esbank_append_batch(${JSON.stringify(appends)}::text::jsonb)`;
+      const outcomes: BatchOutcome[] = [];
+      for (const row of rows) outcomes[row.entry - 1] = row;
+      return outcomes;
+    },
+  });
 
   async function append(
     streamName: string,
@@ -134,30 +154,61 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     expected: ExpectedRevision,
   ): Promise<AppendResult> {
     if (events.length === 0) throw new Error('append needs at least one event');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await appendOnce(streamName, events, expected);
-        announce();
-        return result;
-      } catch (error) {
-        const { code, detail, constraint_name } = error as {
-          code?: string;
-          detail?: string;
-          constraint_name?: string;
-        };
-        if (code === 'EB409') {
-          const actual = Number(detail);
-          throw new WrongExpectedRevisionError(streamName, expected, actual < 0 ? 'no_stream' : actual);
-        }
-        if (code === '23505' && constraint_name === 'events_stream_revision') {
-          // A concurrent append took the revision after our check.
-          if (expected === 'any' && attempt < MAX_ANY_ATTEMPTS) continue;
-          throw new WrongExpectedRevisionError(streamName, expected, 'unknown');
-        }
-        throw unavailableOr(error);
-      }
+    let outcome: BatchOutcome;
+    try {
+      outcome = await appendBatch({ stream: streamName, expected: expectedToSql(expected), events });
+    } catch (error) {
+      throw unavailableOr(error);
     }
+    if (outcome.actual_revision !== null) {
+      const actual = outcome.actual_revision;
+      throw new WrongExpectedRevisionError(streamName, expected, actual < 0 ? 'no_stream' : actual);
+    }
+    announce();
+    return { nextExpectedRevision: outcome.next_revision!, position: outcome.last_position! };
   }
+
+  /** Concurrent stream reads leave together: one statement reads every stream's range. */
+  const readStreams = createBatcher<StreamRange, RecordedEvent[]>({
+    maxBatch: 256,
+    maxInFlight: 4,
+    isolate: (error) => !isConnectionError(error),
+    flush: async (ranges) => {
+      const rows = await sql<(EventRow & { entry: number })[]>`
+        SELECT r.entry, e.global_position, e.stream_name, e.revision, e.event_id, e.type, e.data, e.metadata
+        FROM json_to_recordset(${JSON.stringify(ranges.map((range, i) => ({ ...range, entry: i + 1 })))}::text::json)
+             AS r(stream text, from_revision bigint, max_count bigint, entry integer)
+        CROSS JOIN LATERAL (
+          SELECT * FROM events
+          WHERE stream_name = r.stream AND revision >= r.from_revision
+          ORDER BY revision
+          LIMIT r.max_count
+        ) e
+        ORDER BY r.entry, e.revision`;
+      const results: RecordedEvent[][] = ranges.map(() => []);
+      for (const row of rows) results[row.entry - 1]!.push(toRecorded(row));
+      return results;
+    },
+  });
+
+  /** Concurrent snapshot reads leave together. */
+  const readSnapshots = createBatcher<string, Snapshot | null>({
+    maxBatch: 256,
+    maxInFlight: 4,
+    isolate: (error) => !isConnectionError(error),
+    flush: async (streams) => {
+      const rows = await sql<
+        { stream_name: string; revision: number; schema_version: number; state: unknown }[]
+      >`
+        SELECT stream_name, revision, schema_version, state FROM snapshots
+        WHERE stream_name = ANY(${streams})`;
+      const byStream = new Map(rows.map((row) => [row.stream_name, row]));
+      return streams.map((stream) => {
+        const row = byStream.get(stream);
+        return row ? { revision: row.revision, schemaVersion: row.schema_version, state: row.state } : null;
+      });
+    },
+  });
 
   /** Events visible to readers (see above) after `after`, in log order: the condition every read shares. */
   const visibleAfter = (after: number) =>
@@ -299,16 +350,10 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
   return {
     append,
 
-    async readStream(streamName, { fromRevision = 0, maxCount } = {}) {
-      return guard(async () => {
-        const rows = await sql<EventRow[]>`
-          SELECT global_position, stream_name, revision, event_id, type, data, metadata
-          FROM events
-          WHERE stream_name = ${streamName} AND revision >= ${fromRevision}
-          ORDER BY revision
-          ${maxCount === undefined ? sql`` : sql`LIMIT ${maxCount}`}`;
-        return rows.map(toRecorded);
-      });
+    readStream(streamName, { fromRevision = 0, maxCount } = {}) {
+      return guard(() =>
+        readStreams({ stream: streamName, from_revision: fromRevision, max_count: maxCount ?? null }),
+      );
     },
 
     readAll,
@@ -336,12 +381,8 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     readCheckpoint,
     storeCheckpoint,
 
-    async readSnapshot(streamName: string): Promise<Snapshot | null> {
-      return guard(async () => {
-        const [row] = await sql<{ revision: number; schema_version: number; state: unknown }[]>`
-          SELECT revision, schema_version, state FROM snapshots WHERE stream_name = ${streamName}`;
-        return row ? { revision: row.revision, schemaVersion: row.schema_version, state: row.state } : null;
-      });
+    readSnapshot(streamName: string): Promise<Snapshot | null> {
+      return guard(() => readSnapshots(streamName));
     },
 
     async writeSnapshot(streamName: string, snapshot: Snapshot): Promise<void> {
