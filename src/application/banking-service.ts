@@ -9,6 +9,7 @@ import { DomainError } from '../domain/errors.ts';
 import { assertAmount } from '../domain/money.ts';
 import {
   type TransferCommand,
+  type TransferDetails,
   type TransferEvent,
   type TransferState,
   transferDecider,
@@ -70,8 +71,7 @@ export function createBankingService(deps: BankingServiceDeps) {
     return { state, position, revision };
   };
 
-  const requireOpenAccount = async (accountId: string) => {
-    const { state } = await accounts.load(accountId);
+  const requireOpen = (accountId: string, state: AccountState) => {
     if (state.status === 'Unopened')
       throw new DomainError('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`);
     if (state.status === 'Closed') throw new DomainError('ACCOUNT_CLOSED', `Account ${accountId} is closed`);
@@ -94,17 +94,19 @@ export function createBankingService(deps: BankingServiceDeps) {
         type: 'OpenAccount',
         data: { accountId, ownerId: input.ownerId, currency: input.currency },
       };
-      if (options.repeatable) {
+      try {
+        const { state, position } = await accounts.handle(accountId, command, commandContext(request), {
+          expectNew: true,
+        });
+        return { state, position, accountId };
+      } catch (error) {
+        if (!options.repeatable || !(error instanceof DomainError)) throw error;
         const { state } = await accounts.load(accountId);
-        if (
-          state.status !== 'Unopened' &&
-          state.ownerId === input.ownerId &&
-          state.currency === input.currency
-        ) {
-          return { state, position: null, accountId };
-        }
+        const same =
+          state.status !== 'Unopened' && state.ownerId === input.ownerId && state.currency === input.currency;
+        if (!same) throw error;
+        return { state, position: null, accountId };
       }
-      return { ...(await onAccount(accountId, command, request)), accountId };
     },
 
     depositCash(input: { accountId: string; amount: number; reference?: string }, request: RequestContext) {
@@ -133,57 +135,64 @@ export function createBankingService(deps: BankingServiceDeps) {
         reference?: string;
       },
       request: RequestContext,
-      /** A client retry (the id came from its Idempotency-Key): the same content again returns the transfer. */
-      options: { repeatable?: boolean } = {},
+      options: {
+        /** A client retry (the id came from its Idempotency-Key): the same content again returns the transfer. */
+        repeatable?: boolean;
+        /** May the caller move money out of this account? Throws if not; runs before any other check. */
+        authorize?: (from: AccountState) => void;
+      } = {},
     ): Promise<CommandResult<TransferState> & { transferId: string }> {
       const transferId = input.transferId ?? ids.newId();
-      assertAmount(input.amount);
-      // A retried request (same id, same content) gets the transfer it already created.
-      const existing = options.repeatable
-        ? (await transfers.load(transferId)).state
-        : ({ status: 'None' } as const);
-      if (existing.status !== 'None') {
-        const { fromAccountId, toAccountId, amount, reference } = existing.details;
-        const same =
-          fromAccountId === input.fromAccountId &&
-          toAccountId === input.toAccountId &&
-          amount === input.amount &&
-          reference === input.reference;
-        if (same) return { state: existing, position: null, transferId };
+      const sameTransfer = (details: TransferDetails) =>
+        details.fromAccountId === input.fromAccountId &&
+        details.toAccountId === input.toAccountId &&
+        details.amount === input.amount &&
+        details.reference === input.reference;
+      try {
+        assertAmount(input.amount);
+        const [from, to] = await Promise.all([
+          accounts.load(input.fromAccountId),
+          input.toAccountId === input.fromAccountId ? null : accounts.load(input.toAccountId),
+        ]);
+        options.authorize?.(from.state);
+        if (to === null) throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
+        const source = requireOpen(input.fromAccountId, from.state);
+        const destination = requireOpen(input.toAccountId, to.state);
+        if (source.currency !== destination.currency) {
+          throw new DomainError(
+            'CURRENCY_MISMATCH',
+            `Cannot transfer ${source.currency} to an account in ${destination.currency}`,
+          );
+        }
+        const now = clock.now();
+        const command: TransferCommand = {
+          type: 'RequestTransfer',
+          data: {
+            transferId,
+            fromAccountId: input.fromAccountId,
+            toAccountId: input.toAccountId,
+            amount: input.amount,
+            currency: source.currency,
+            ...(input.reference === undefined ? {} : { reference: input.reference }),
+            deadlineAt: new Date(now.getTime() + deps.transferDeadlineMs).toISOString(),
+          },
+        };
+        const { state, position } = await transfers.handle(
+          transferId,
+          command,
+          commandContext(request, transferId),
+          { expectNew: true },
+        );
+        return { state, position, transferId };
+      } catch (error) {
+        // A retried request (same id, same content) gets the transfer it created, even if the
+        // accounts have changed since.
+        if (!options.repeatable || !(error instanceof DomainError)) throw error;
+        const { state } = await transfers.load(transferId);
+        if (state.status === 'None') throw error;
+        if (sameTransfer(state.details)) return { state, position: null, transferId };
         throw new DomainError('TRANSFER_ALREADY_EXISTS', `Transfer ${transferId} exists with other details`);
       }
-      if (input.fromAccountId === input.toAccountId) {
-        throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
-      }
-      const [from, to] = await Promise.all([
-        requireOpenAccount(input.fromAccountId),
-        requireOpenAccount(input.toAccountId),
-      ]);
-      if (from.currency !== to.currency) {
-        throw new DomainError(
-          'CURRENCY_MISMATCH',
-          `Cannot transfer ${from.currency} to an account in ${to.currency}`,
-        );
-      }
-      const now = clock.now();
-      const command: TransferCommand = {
-        type: 'RequestTransfer',
-        data: {
-          transferId,
-          fromAccountId: input.fromAccountId,
-          toAccountId: input.toAccountId,
-          amount: input.amount,
-          currency: from.currency,
-          ...(input.reference === undefined ? {} : { reference: input.reference }),
-          deadlineAt: new Date(now.getTime() + deps.transferDeadlineMs).toISOString(),
-        },
-      };
-      const { state, position } = await transfers.handle(
-        transferId,
-        command,
-        commandContext(request, transferId),
-      );
-      return { state, position, transferId };
     },
 
     loadAccount: (accountId: string) => accounts.load(accountId),

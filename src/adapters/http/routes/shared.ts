@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import type { AccountState } from '../../../domain/account/index.ts';
 import { decodeCursor } from '../../postgres/read-model.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { HttpProblem, notFound } from '../problem.ts';
@@ -34,13 +35,18 @@ export const PostHeaders = z.object({
   }),
 });
 
-/** Loads an account the caller may act on: unknown or someone else's → 404 (existence is not leaked). */
-export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
-  const { state, revision } = await deps.banking.loadAccount(accountId);
+/** Refuses an account the caller may not act on: unknown or someone else's → 404 (existence is not leaked). */
+export function requireAccess(c: Context<AppEnv>, accountId: string, state: AccountState): void {
   const principal = c.get('principal');
   if (state.status === 'Unopened' || (principal.role !== 'operator' && state.ownerId !== principal.sub)) {
     throw notFound('Account', accountId);
   }
+}
+
+/** Loads an account the caller may act on (see requireAccess). */
+export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
+  const { state, revision } = await deps.banking.loadAccount(accountId);
+  requireAccess(c, accountId, state);
   return { state, version: revision === 'no_stream' ? 0 : revision };
 }
 

@@ -13,13 +13,13 @@ import {
   TransfersQuery,
 } from '../schemas.ts';
 import {
-  accountFor,
   catchUp,
   cursorFrom,
   json,
   jsonBody,
   PostHeaders,
   problems,
+  requireAccess,
   security,
 } from './shared.ts';
 
@@ -72,7 +72,6 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     async (c) => {
       const input = c.req.valid('json');
       const principal = c.get('principal');
-      await accountFor(c, deps, input.fromAccountId); // customers move money only from their own accounts
       const key = c.get('idempotencyKey');
       const transferId = input.transferId ?? (key ? idFromKey(principal.sub, key, 'transfer') : undefined);
       const result = await deps.banking.requestTransfer(
@@ -84,7 +83,11 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           ...(input.reference ? { reference: input.reference } : {}),
         },
         { requestId: c.get('requestId'), principal: principal.sub },
-        { repeatable: input.transferId === undefined && key !== undefined },
+        {
+          repeatable: input.transferId === undefined && key !== undefined,
+          // Customers move money only from their own accounts.
+          authorize: (from) => requireAccess(c, input.fromAccountId, from),
+        },
       );
       const id = result.transferId;
       c.set('correlationId', id);
