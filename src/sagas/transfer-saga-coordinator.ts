@@ -83,7 +83,7 @@ const POISON_ATTEMPTS = 3;
 export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps): TransferSagaCoordinator {
   const { store, sagaStore, accounts, transfers, clock, logger } = deps;
   const checkpoint = deps.checkpointName ?? 'transfer-saga';
-  const concurrency = deps.concurrency ?? 32;
+  const concurrency = deps.concurrency ?? 256;
   const transientAttempts = deps.transientAttempts ?? 6;
   const leaseMs = deps.deadlineLeaseMs ?? 30_000;
   let subscription: Subscription | undefined;

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Sql } from '../postgres/client.ts';
+import { createBatcher } from '../postgres/batcher.ts';
+import { isConnectionError, type Sql } from '../postgres/client.ts';
 import type { AppEnv } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
@@ -23,6 +24,10 @@ const inFlight = () =>
     { headers: { 'Retry-After': '1' } },
   );
 
+/** Whose key: a principal's keys are its own (SPEC §9). */
+type Claim = { principal: string; key: string; request_hash: string };
+const slot = ({ principal, key }: { principal: string; key: string }) => `${principal}\n${key}`;
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** A UUID derived from (principal, key, purpose): a retried command gets the same aggregate id. */
@@ -38,11 +43,57 @@ export function idFromKey(principal: string, key: string, purpose: string): stri
  * Idempotency-Key on POST (SPEC §6), kept in PostgreSQL per principal for `ttlHours`: the same key
  * and body replay the first response; another body → 422; the first still in flight → 409. The
  * key is claimed before the command runs, so concurrent duplicates run it once; a 5xx releases it.
+ * Claims and answers of concurrent requests each share one statement.
  */
 export function idempotency(
   sql: Sql,
   { ttlHours = 24, leaseSeconds = IN_FLIGHT_LEASE_SECONDS, heartbeatMs = HEARTBEAT_MS } = {},
 ): MiddlewareHandler<AppEnv> {
+  /** Claims of concurrent requests leave together; true where the request now holds its key. */
+  const claim = createBatcher<Claim, boolean>({
+    maxInFlight: 2,
+    isolate: (error) => !isConnectionError(error),
+    flush: async (claims) => {
+      // One statement may touch a row once: a second request with the same key in the batch loses.
+      const firsts = new Map<string, number>();
+      for (const [i, c] of claims.entries()) if (!firsts.has(slot(c))) firsts.set(slot(c), i);
+      const rows = await sql<{ principal: string; key: string }[]>`
+        INSERT INTO idempotency_keys (principal, key, request_hash, expires_at)
+        SELECT c.principal, c.key, c.request_hash, now() + make_interval(hours => ${ttlHours})
+        FROM json_to_recordset(${JSON.stringify([...firsts.values()].map((i) => claims[i]))}::text::json)
+             AS c(principal text, key text, request_hash text)
+        ON CONFLICT (principal, key) DO UPDATE
+          SET request_hash = excluded.request_hash, status_code = NULL, response_body = NULL,
+              content_type = NULL, created_at = now(), expires_at = excluded.expires_at
+          WHERE idempotency_keys.expires_at < now()
+             OR (idempotency_keys.status_code IS NULL
+                 AND idempotency_keys.request_hash = excluded.request_hash
+                 AND idempotency_keys.created_at < now() - make_interval(secs => ${leaseSeconds}))
+        RETURNING principal, key`;
+      const won = new Set(rows.map(slot));
+      return claims.map((c, i) => firsts.get(slot(c)) === i && won.has(slot(c)));
+    },
+  });
+
+  /** Answers of concurrent requests are stored together. */
+  const store = createBatcher<
+    Claim & { status_code: number; response_body: string; content_type: string | null },
+    void
+  >({
+    maxInFlight: 2,
+    isolate: (error) => !isConnectionError(error),
+    flush: async (answers) => {
+      await sql`
+        UPDATE idempotency_keys k
+        SET status_code = a.status_code, response_body = a.response_body, content_type = a.content_type
+        FROM json_to_recordset(${JSON.stringify(answers)}::text::json)
+             AS a(principal text, key text, request_hash text, status_code integer, response_body text, content_type text)
+        WHERE k.principal = a.principal AND k.key = a.key AND k.request_hash = a.request_hash
+          AND k.status_code IS NULL`;
+      return answers.map(() => undefined);
+    },
+  });
+
   return async (c, next) => {
     const key = c.req.header('idempotency-key');
     const principal = c.get('principal')?.sub;
@@ -57,21 +108,11 @@ export function idempotency(
       );
     }
     const hash = sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
+    const mine: Claim = { principal, key, request_hash: hash };
 
     let claimed = false;
     for (let attempt = 0; attempt < 3 && !claimed; attempt++) {
-      const claim = await sql`
-        INSERT INTO idempotency_keys (principal, key, request_hash, expires_at)
-        VALUES (${principal}, ${key}, ${hash}, now() + make_interval(hours => ${ttlHours}))
-        ON CONFLICT (principal, key) DO UPDATE
-          SET request_hash = excluded.request_hash, status_code = NULL, response_body = NULL,
-              content_type = NULL, created_at = now(), expires_at = excluded.expires_at
-          WHERE idempotency_keys.expires_at < now()
-             OR (idempotency_keys.status_code IS NULL
-                 AND idempotency_keys.request_hash = excluded.request_hash
-                 AND idempotency_keys.created_at < now() - make_interval(secs => ${leaseSeconds}))
-        RETURNING 1`;
-      claimed = claim.length === 1;
+      claimed = await claim(mine);
       if (claimed) break;
       const [row] = await sql<
         {
@@ -102,12 +143,12 @@ export function idempotency(
     if (!claimed) throw inFlight();
 
     // `created_at` doubles as the claim's heartbeat; `expires_at` moves with it (still ≥ 24 h).
-    const mine = sql`principal = ${principal} AND key = ${key} AND request_hash = ${hash} AND status_code IS NULL`;
+    const held = sql`principal = ${principal} AND key = ${key} AND request_hash = ${hash} AND status_code IS NULL`;
     const heartbeat = setInterval(() => {
       sql`
         UPDATE idempotency_keys
         SET created_at = now(), expires_at = now() + make_interval(hours => ${ttlHours})
-        WHERE ${mine}`.catch(() => {});
+        WHERE ${held}`.catch(() => {});
     }, heartbeatMs);
     heartbeat.unref();
     c.set('idempotencyKey', key);
@@ -118,14 +159,15 @@ export function idempotency(
     }
     // A refusal (4xx) is an answer like any other and is replayed; a 5xx may not have run at all.
     if (c.res.status >= 500) {
-      await sql`DELETE FROM idempotency_keys WHERE ${mine}`;
+      await sql`DELETE FROM idempotency_keys WHERE ${held}`;
       return;
     }
-    const body = await c.res.clone().text();
-    await sql`
-      UPDATE idempotency_keys
-      SET status_code = ${c.res.status}, response_body = ${body}, content_type = ${c.res.headers.get('content-type')}
-      WHERE ${mine}`;
+    await store({
+      ...mine,
+      status_code: c.res.status,
+      response_body: await c.res.clone().text(),
+      content_type: c.res.headers.get('content-type'),
+    });
   };
 }
 

@@ -1,19 +1,32 @@
-import { and, asc, eq, isNull, lt, lte, or, sql as raw } from 'drizzle-orm';
+import { and, asc, inArray, isNull, lt, lte, or, sql as raw } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import type { SagaStore } from '../../application/ports/saga-store.ts';
-import type { Sql } from './client.ts';
+import { createBatcher } from './batcher.ts';
+import { isConnectionError, type Sql } from './client.ts';
 import { sagaParkedEvents, transferDeadlines } from './schema/saga.ts';
 
 /** The saga's deadlines and parking lot in PostgreSQL (migrations/0002_saga.sql). */
 export function createPostgresSagaStore(sql: Sql): SagaStore {
   const db = drizzle(sql);
+  // The coordinator works on many transfers at once: their deadline changes share statements.
+  const isolate = (error: unknown) => !isConnectionError(error);
+  const schedule = createBatcher<{ transferId: string; dueAt: Date }, void>({
+    isolate,
+    flush: async (deadlines) => {
+      await db.insert(transferDeadlines).values(deadlines).onConflictDoNothing();
+      return deadlines.map(() => undefined);
+    },
+  });
+  const cancel = createBatcher<string, void>({
+    isolate,
+    flush: async (transferIds) => {
+      await db.delete(transferDeadlines).where(inArray(transferDeadlines.transferId, transferIds));
+      return transferIds.map(() => undefined);
+    },
+  });
   return {
-    async schedule(transferId, dueAt) {
-      await db.insert(transferDeadlines).values({ transferId, dueAt }).onConflictDoNothing();
-    },
-    async cancel(transferId) {
-      await db.delete(transferDeadlines).where(eq(transferDeadlines.transferId, transferId));
-    },
+    schedule: (transferId, dueAt) => schedule({ transferId, dueAt }),
+    cancel: (transferId) => cancel(transferId),
     async claimDue(now, limit, leaseMs) {
       const due = db
         .select({ transferId: transferDeadlines.transferId })
