@@ -4,10 +4,13 @@
  * end to end (until every transfer is terminal and projected).
  */
 import { randomUUID } from 'node:crypto';
+import { Agent, request as httpRequest } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { mintToken } from '../src/adapters/http/auth.ts';
 import { createBenchDatabase, percentile } from './support/bench-database.ts';
+import { cpuMeter } from './support/cpu.ts';
 import { BENCH_SECRET, spawnService } from './support/service-process.ts';
 
 const { values } = parseArgs({
@@ -23,27 +26,47 @@ const ACCOUNTS = Number(values.accounts);
 const CLIENTS = Number(values.clients);
 const log = (message: string) => !values.json && process.stderr.write(`${message}\n`);
 
+// node:http with kept-alive connections: the load generator shares the machine's two cores with
+// the service and PostgreSQL, and costs a third of what fetch does per request.
+const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
 const db = await createBenchDatabase();
 const service = await spawnService({ DATABASE_URL: db.url, RATE_LIMIT_PER_MINUTE: '10000000' });
 try {
   const operator = await mintToken({ sub: 'bench-ops', role: 'operator' }, BENCH_SECRET);
   const customer = await mintToken({ sub: 'bench-customer' }, BENCH_SECRET);
   const post = (path: string, token: string, body: unknown) =>
-    fetch(service.url + path, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        'idempotency-key': randomUUID(),
-      },
-      body: JSON.stringify(body),
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const payload = JSON.stringify(body);
+      const request = httpRequest(
+        `${service.url}${path}`,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+            'idempotency-key': randomUUID(),
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end(payload);
     });
 
   log(`opening ${ACCOUNTS} accounts...`);
   const accounts: string[] = [];
   for (let i = 0; i < ACCOUNTS; i++) {
     const response = await post('/accounts', customer, { currency: 'EUR' });
-    const { accountId } = (await response.json()) as { accountId: string };
+    const { accountId } = JSON.parse(response.body) as { accountId: string };
     accounts.push(accountId);
     await post(`/accounts/${accountId}/deposits`, operator, { amount: 1_000_000 });
   }
@@ -54,6 +77,11 @@ try {
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
   let next = 0;
+  const meter = cpuMeter(db.sql, new URL(db.url).pathname.slice(1), {
+    service: service.child.pid!,
+    client: process.pid,
+  });
+  const cpuAtStart = await meter.read();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CLIENTS }, async () => {
@@ -68,7 +96,6 @@ try {
           toAccountId: to,
           amount: 1 + (i % 500),
         });
-        await response.arrayBuffer();
         latencies.push(performance.now() - t0);
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
         bar?.increment();
@@ -88,12 +115,14 @@ try {
   for (let i = 0; i < 6000 && (await ended()) < TRANSFERS; i++)
     await new Promise((resolve) => setTimeout(resolve, 50));
   const totalSeconds = (performance.now() - started) / 1000;
+  const cpu = await meter.spent(cpuAtStart);
   const done = await ended();
   const [sums] = await db.sql<
     { available: number; pending: number }[]
   >`SELECT sum(available)::bigint AS available, sum(pending)::bigint AS pending FROM balances`;
 
   latencies.sort((a, b) => a - b);
+  const perTransfer = (ms: number | null | undefined) => (ms == null ? null : ms / TRANSFERS);
   const results = {
     transfers: TRANSFERS,
     accounts: ACCOUNTS,
@@ -105,6 +134,12 @@ try {
     terminalTransfers: done,
     completedPerSecondEndToEnd: done / totalSeconds,
     conserved: sums!.available === ACCOUNTS * 1_000_000 && sums!.pending === 0,
+    /** CPU per transfer while the transfers ran, in ms: where the time goes. */
+    cpuMsPerTransfer: {
+      service: perTransfer(cpu.byProcess.service),
+      client: perTransfer(cpu.byProcess.client),
+      postgres: perTransfer(cpu.postgresMs),
+    },
   };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -114,10 +149,12 @@ try {
 esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clients, auth on, service in its own process)
   POST /transfers      p50 ${f(results.postP50Ms, 1)} ms   p99 ${f(results.postP99Ms, 1)} ms   ${f(results.postsPerSecond)} POST/s   statuses ${JSON.stringify(results.statuses)}
   end to end           ${f(done)} terminal and projected in ${f(totalSeconds, 1)} s = ${f(results.completedPerSecondEndToEnd)} transfers/s
+  CPU per transfer     service ${f(results.cpuMsPerTransfer.service ?? Number.NaN, 2)} ms   PostgreSQL ${f(results.cpuMsPerTransfer.postgres ?? Number.NaN, 2)} ms   this client ${f(results.cpuMsPerTransfer.client ?? Number.NaN, 2)} ms   (${availableParallelism()} cores)
   money conserved      ${results.conserved}
   (for the store's own ceiling, run npm run bench:store)`);
   }
 } finally {
+  agent.destroy();
   await service.stop();
   await db.drop();
 }
