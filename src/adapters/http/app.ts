@@ -168,20 +168,25 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
       await limit(c, next);
     });
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: BODY_LIMIT_BYTES,
-      onError: (c) =>
-        problemResponse(c, {
-          type: 'payload-too-large',
-          title: 'Payload too large',
-          status: 413,
-          detail: `Bodies are limited to ${BODY_LIMIT_BYTES} bytes`,
-          instance: c.req.path,
-        }),
-    }),
-  );
+  const tooLarge = (c: Context<AppEnv>) =>
+    problemResponse(c, {
+      type: 'payload-too-large',
+      title: 'Payload too large',
+      status: 413,
+      detail: `Bodies are limited to ${BODY_LIMIT_BYTES} bytes`,
+      instance: c.req.path,
+    });
+  const limitStream = bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge });
+  app.use('*', async (c, next) => {
+    // A declared length is what Node's parser lets through, so it alone decides (as bodyLimit
+    // would, but without turning the request into a web stream); a chunked body is counted.
+    const length = c.req.header('content-length');
+    if (c.req.header('transfer-encoding') === undefined) {
+      if (length === undefined) return next();
+      return Number(length) > BODY_LIMIT_BYTES ? tooLarge(c) : next();
+    }
+    return limitStream(c, next);
+  });
   app.use('*', async (c, next) => {
     if (c.req.method !== 'POST') return next();
     // A body must be JSON; a POST without one (and without a type) gets the validator's 400.

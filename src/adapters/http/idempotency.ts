@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createBatcher } from '../postgres/batcher.ts';
 import { isConnectionError, type Sql } from '../postgres/client.ts';
@@ -152,6 +152,7 @@ export function idempotency(
     }, heartbeatMs);
     heartbeat.unref();
     c.set('idempotencyKey', key);
+    const answer = captureAnswer(c);
     try {
       await next();
     } finally {
@@ -165,10 +166,29 @@ export function idempotency(
     await store({
       ...mine,
       status_code: c.res.status,
-      response_body: await c.res.clone().text(),
+      response_body: answer.text ?? (await c.res.clone().text()),
       content_type: c.res.headers.get('content-type'),
     });
   };
+}
+
+/**
+ * The body of the answer being built, as the handlers hand it to `c.json` or `c.body` (every
+ * answer here is made by one of them). Reading it back from the Response instead would turn the
+ * server's lightweight Response into a web-stream one and tee it: a third of a POST's CPU.
+ */
+function captureAnswer(c: Context<AppEnv>): { text?: string } {
+  const answer: { text?: string } = {};
+  const { body, json } = c;
+  c.body = ((data: unknown, ...rest: unknown[]) => {
+    answer.text = typeof data === 'string' ? data : undefined;
+    return (body as (...args: unknown[]) => Response)(data, ...rest);
+  }) as typeof c.body;
+  c.json = ((object: unknown, ...rest: unknown[]) => {
+    answer.text = JSON.stringify(object);
+    return (json as (...args: unknown[]) => Response)(object, ...rest);
+  }) as typeof c.json;
+  return answer;
 }
 
 /** Drops expired keys; run now and then. */
