@@ -1,5 +1,5 @@
 /**
- * npm run bench:replay [-- --events 1000000 --database-url URL --batch-size 5000 --keep --json]
+ * npm run bench:replay [-- --events 1000000 --database-url URL --batch-size N --keep --json]
  *
  * Rebuilds every read model from the log with rebuildReadModels (what `esbank replay` runs) and
  * reports events/s and memory. Without --database-url it generates the events (scripts/
@@ -26,7 +26,7 @@ const { values } = parseArgs({
   options: {
     events: { type: 'string', default: '1000000' },
     'database-url': { type: 'string' },
-    'batch-size': { type: 'string', default: '5000' },
+    'batch-size': { type: 'string' },
     'live-seconds': { type: 'string', default: '10' },
     keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
@@ -145,7 +145,7 @@ try {
   const summary = await rebuildReadModels({
     sql,
     store,
-    batchSize: Number(values['batch-size']),
+    ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
     onProgress: (done, total, events) => {
       progress.update(done);
       if (done >= ((quarters.length + 1) * total) / 4) quarters.push(mb(process.memoryUsage().rss));
@@ -167,7 +167,6 @@ try {
   ];
   const result = {
     ...summary,
-    batchSize: Number(values['batch-size']),
     loadAverage: loadavg()[0],
     cpuMs: { node: cpu.nodeMs, postgres: cpu.postgresMs },
     liveRunners: live,
@@ -182,7 +181,7 @@ try {
   else {
     process.stdout.write(
       `replayed ${result.events} events in ${(result.durationMs / 1000).toFixed(1)} s: ` +
-        `${result.eventsPerSecond} events/s (batch ${result.batchSize})\n` +
+        `${result.eventsPerSecond} events/s (${result.source === 'log-table' ? `projections read the log table, ${result.batchSize} positions a statement` : `read through the store, ${result.batchSize} events a batch`})\n` +
         `memory: RSS ${result.rssStartMb} MB at start, ${result.rssByQuarterMb.join(' / ')} MB by quarter, ` +
         `peak RSS ${result.peakRssMb} MB, peak heap ${result.peakHeapMb} MB\n` +
         `CPU: node ${result.cpuMs.node} ms, PostgreSQL backends ${result.cpuMs.postgres ?? '?'} ms ` +

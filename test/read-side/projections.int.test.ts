@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresEventStore } from '../../src/adapters/postgres/event-store.ts';
 import { balancesProjection } from '../../src/adapters/postgres/projections/balances.ts';
 import { historyProjection } from '../../src/adapters/postgres/projections/history.ts';
+import { eventsFromBatch, eventsFromLog } from '../../src/adapters/postgres/projections/projection.ts';
 import { rebuildReadModels } from '../../src/adapters/postgres/projections/rebuild.ts';
 import { startProjections } from '../../src/adapters/postgres/projections/runner.ts';
 import { transfersProjection } from '../../src/adapters/postgres/projections/transfers.ts';
@@ -32,10 +33,11 @@ describe('read models on PostgreSQL', () => {
     bank = createBank(store, createPostgresSagaStore(db.sql));
     const coordinator = bank.coordinator();
     coordinator.start();
-    // Two runners at once, as two instances would run them: neither may double-apply.
+    // Two runners at once, as two instances would run them: neither may double-apply. One reads
+    // the log table in its statements, the other reads the events through the store.
     const runners = [
       startProjections({ store, sql: db.sql, logger: silentLogger, batchSize: 7 }),
-      startProjections({ store, sql: db.sql, logger: silentLogger, batchSize: 13 }),
+      startProjections({ store, sql: db.sql, logger: silentLogger, batchSize: 13, readLogTable: false }),
     ];
     for (const [i, amount] of [500, 300, 0, 0].entries()) {
       const { accountId } = await bank.banking.openAccount({ ownerId: owners[i]!, currency: 'EUR' }, request);
@@ -203,17 +205,30 @@ describe('read models on PostgreSQL', () => {
     await rebuildReadModels({ sql: db.sql, store, until: { position: 1 } });
     const events = await logPrefix(store);
     const projections = [balancesProjection, historyProjection, transfersProjection];
-    // Without the runner's checkpoint: each projection must skip what its rows have already seen.
+    // Without the runner's checkpoint: each projection must skip what its rows have already seen,
+    // whether the events are sent along or read from the log table.
     for (let start = 0; start < events.length; start += 10) {
       await db.sql.begin(async (tx) => {
         for (const projection of projections) {
-          await projection.apply(tx, events.slice(Math.max(0, start - 15), start + 10));
-          await projection.apply(tx, events.slice(start, start + 10));
+          await projection.apply(tx, eventsFromBatch(events.slice(Math.max(0, start - 15), start + 10)));
+          await projection.apply(tx, eventsFromBatch(events.slice(start, start + 10)));
         }
       });
     }
-    const again = await readModelTables(db.sql);
-    expect(again).toEqual(live);
+    expect(await readModelTables(db.sql)).toEqual(live);
+
+    await rebuildReadModels({ sql: db.sql, store, until: { position: 1 } });
+    const positions = events.map((event) => event.position);
+    for (let start = 0; start < positions.length; start += 10) {
+      const positionAt = (i: number) => (i <= 0 ? 0 : positions[Math.min(i, positions.length) - 1]!);
+      await db.sql.begin(async (tx) => {
+        for (const projection of projections) {
+          await projection.apply(tx, eventsFromLog(positionAt(start - 15), positionAt(start + 10)));
+          await projection.apply(tx, eventsFromLog(positionAt(start), positionAt(start + 10)));
+        }
+      });
+    }
+    expect(await readModelTables(db.sql)).toEqual(live);
   });
 
   it('the Drizzle schema says what the migration made', async () => {

@@ -97,42 +97,50 @@ describe('projection runners and rebuilds on PostgreSQL', () => {
     await expectReadModelsOf(db.sql, await logPrefix(store));
   });
 
-  it('rebuilds as of a past time or position, and a full rebuild restores the present', async () => {
-    await rebuildReadModels({ sql: db.sql, store });
-    const live = await readModelTables(db.sql);
-    const events = await logPrefix(store);
-    const middle = events[Math.floor(events.length / 2)]!;
+  it.each([
+    ['reading the log table', true],
+    ['reading through the store', false],
+  ])(
+    'rebuilds as of a past time or position, and a full rebuild restores the present (%s)',
+    async (_, readLogTable) => {
+      await rebuildReadModels({ sql: db.sql, store, readLogTable });
+      const live = await readModelTables(db.sql);
+      const events = await logPrefix(store);
+      const middle = events[Math.floor(events.length / 2)]!;
 
-    const asOfTime = await rebuildReadModels({
-      sql: db.sql,
-      store,
-      until: { time: new Date(middle.metadata.occurredAt) },
-    });
-    const before = await logPrefix(store, { time: new Date(middle.metadata.occurredAt) });
-    expect(asOfTime.position).toBe(before[before.length - 1]!.position);
-    await expectReadModelsOf(db.sql, before);
-    expect(await readModel.checkpoints()).toEqual({
-      balances: asOfTime.position,
-      history: asOfTime.position,
-      transfers: asOfTime.position,
-    });
+      const asOfTime = await rebuildReadModels({
+        sql: db.sql,
+        store,
+        readLogTable,
+        until: { time: new Date(middle.metadata.occurredAt) },
+      });
+      const before = await logPrefix(store, { time: new Date(middle.metadata.occurredAt) });
+      expect(asOfTime.position).toBe(before[before.length - 1]!.position);
+      await expectReadModelsOf(db.sql, before);
+      expect(await readModel.checkpoints()).toEqual({
+        balances: asOfTime.position,
+        history: asOfTime.position,
+        transfers: asOfTime.position,
+      });
 
-    const asOfPosition = await rebuildReadModels({
-      sql: db.sql,
-      store,
-      projections: ['balances'],
-      until: { position: middle.position },
-    });
-    expect(asOfPosition).toMatchObject({ projections: ['balances'], position: middle.position });
-    const { balances } = await readModelTables(db.sql);
-    expect(balances.map(({ updated_at: _, ...row }) => row)).toEqual(
-      balancesFoldedFrom(await logPrefix(store, { position: middle.position })),
-    );
-    expect((await readModel.checkpoints()).balances).toBe(middle.position);
+      const asOfPosition = await rebuildReadModels({
+        sql: db.sql,
+        store,
+        readLogTable,
+        projections: ['balances'],
+        until: { position: middle.position },
+      });
+      expect(asOfPosition).toMatchObject({ projections: ['balances'], position: middle.position });
+      const { balances } = await readModelTables(db.sql);
+      expect(balances.map(({ updated_at: _, ...row }) => row)).toEqual(
+        balancesFoldedFrom(await logPrefix(store, { position: middle.position })),
+      );
+      expect((await readModel.checkpoints()).balances).toBe(middle.position);
 
-    await rebuildReadModels({ sql: db.sql, store });
-    expect(await readModelTables(db.sql)).toEqual(live);
-  });
+      await rebuildReadModels({ sql: db.sql, store, readLogTable });
+      expect(await readModelTables(db.sql)).toEqual(live);
+    },
+  );
 
   it('a rebuild under running projections and new traffic swaps in whole, and the runners resume from it', async () => {
     const runners = startProjections({ store, sql: db.sql, logger: silentLogger, batchSize: 25 });

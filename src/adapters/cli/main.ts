@@ -91,7 +91,11 @@ export function buildProgram(): Command {
       'rebuild as of an ISO-8601 time (event occurred-at) or a global position',
       parseUntil,
     )
-    .option('--batch-size <n>', 'events per batch', parsePositive, 5000)
+    .option(
+      '--batch-size <n>',
+      'events per batch read through the store (default 5000), or log positions per statement when the projections read the PostgreSQL log table (default 50000)',
+      parsePositive,
+    )
     .option('--json', 'print the summary as JSON')
     .action(replayCommand);
 

@@ -44,7 +44,7 @@ const describe = (summary: RebuildSummary, until: Until | undefined) =>
 export async function replayCommand(options: {
   projection?: ProjectionName;
   until?: Until;
-  batchSize: number;
+  batchSize?: number;
   json?: boolean;
 }): Promise<void> {
   await runWithDatabase(loadConfig(), async ({ sql, store }) => {
@@ -56,7 +56,7 @@ export async function replayCommand(options: {
         store,
         ...(options.projection ? { projections: [options.projection] } : {}),
         ...(options.until ? { until: options.until } : {}),
-        batchSize: options.batchSize,
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         onProgress: bar.update,
       });
     } finally {

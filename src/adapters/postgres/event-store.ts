@@ -53,10 +53,28 @@ type BatchOutcome = {
 };
 type StreamRange = { stream: string; from_revision: number; max_count: number | null };
 
+/** A range of the log: the events with `after < position <= upTo`, all of them visible. */
+export type LogRange = { after: number; upTo: number };
+
 export type PostgresEventStore = EventStore & {
+  /** The pool the store runs on: readers in the same database may read the log table themselves. */
+  readonly sql: Sql;
   /** Every stream name with the prefix (e.g. `account-`), for `esbank snapshot --all`. */
   listStreams(prefix?: string): Promise<string[]>;
+  /**
+   * Follows the log without reading it: hands over, one after another, ranges of at most `span`
+   * positions whose events are all visible (every lower position has committed or aborted), for
+   * a consumer that reads them from the `events` table itself, in its own transaction.
+   */
+  followLog(options: {
+    after: number;
+    span?: number;
+    handle: (range: LogRange) => Promise<void>;
+  }): Subscription;
 };
+
+export const isPostgresEventStore = (store: EventStore): store is PostgresEventStore =>
+  'followLog' in store && typeof store.followLog === 'function';
 
 /** Connection failures become EventStoreUnavailableError; everything else passes unchanged. */
 const unavailableOr = (error: unknown): unknown =>
@@ -270,8 +288,18 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     );
   }
 
-  function subscribe(options: SubscribeOptions): Subscription {
-    const { checkpoint, batchSize = DEFAULT_BATCH_SIZE, eventTypes, handle } = options;
+  /**
+   * The loop under every subscription: `read` how far the log goes past `after` (and what to
+   * hand over), `handle` it, move on; sleep while there is nothing new, until an append wakes it
+   * or the adaptive poll does. Outages are waited out with backoff; other errors end it.
+   */
+  function follow<Batch>(options: {
+    start: () => Promise<number>;
+    read: (after: number) => Promise<{ batch: Batch | null; reached: number }>;
+    handle: (batch: Batch) => Promise<void>;
+    /** After a batch is handled (and after a stretch with nothing to hand over): record `reached`. */
+    commit?: (reached: number) => Promise<void>;
+  }): Subscription {
     let stopped = false;
     let wake: (() => void) | undefined;
     ensureListening();
@@ -308,27 +336,23 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     }
 
     const run = async () => {
-      const stored = checkpoint ? await retrying(() => readCheckpoint(checkpoint)) : null;
-      let after = stored ?? options.after ?? 0;
+      let after = await retrying(options.start);
       let idleMs = POLL_MIN_MS;
-      while (!stopped) {
+      while (!stopped && after !== undefined) {
         const wakeUpsSeen = wakeUps;
-        const window = await retrying(async () => {
-          if (eventTypes) return readWindow(after, batchSize, eventTypes);
-          const events = await readAll({ after, batchSize });
-          return { events, reached: events.at(-1)?.position ?? after };
-        });
-        if (window === undefined) break;
-        if (window.reached === after) {
+        const next = await retrying(() => options.read(after!));
+        if (next === undefined) break;
+        if (next.reached === after) {
           await pause(idleMs, wakeUpsSeen);
           idleMs = Math.min(POLL_MAX_MS, idleMs * 2);
           continue;
         }
         idleMs = POLL_MIN_MS;
-        if (window.events.length > 0) await handle(window.events);
-        after = window.reached;
-        // Stored only after the handler succeeded: at-least-once, never a skipped batch.
-        if (checkpoint) await retrying(() => storeCheckpoint(checkpoint, after));
+        if (next.batch !== null) await options.handle(next.batch);
+        after = next.reached;
+        const { commit } = options;
+        // Only after the handler succeeded: at-least-once, never a skipped batch.
+        if (commit) await retrying(() => commit(next.reached));
       }
     };
 
@@ -347,7 +371,37 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     return subscription;
   }
 
+  function subscribe(options: SubscribeOptions): Subscription {
+    const { checkpoint, batchSize = DEFAULT_BATCH_SIZE, eventTypes, handle } = options;
+    return follow({
+      start: async () => (checkpoint ? await readCheckpoint(checkpoint) : null) ?? options.after ?? 0,
+      read: async (after) => {
+        if (eventTypes) {
+          const window = await readWindow(after, batchSize, eventTypes);
+          return { batch: window.events.length > 0 ? window.events : null, reached: window.reached };
+        }
+        const events = await readAll({ after, batchSize });
+        return { batch: events.length > 0 ? events : null, reached: events.at(-1)?.position ?? after };
+      },
+      handle,
+      ...(checkpoint ? { commit: (reached: number) => storeCheckpoint(checkpoint, reached) } : {}),
+    });
+  }
+
+  /** The newest visible position, not beyond `limit`. */
+  async function headPosition(limit?: number) {
+    return guard(async () => {
+      const [row] = await sql<{ global_position: number }[]>`
+        SELECT global_position FROM events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+          ${limit === undefined ? sql`` : sql`AND global_position <= ${limit}`}
+        ORDER BY global_position DESC LIMIT 1`;
+      return row?.global_position ?? 0;
+    });
+  }
+
   return {
+    sql,
     append,
 
     readStream(streamName, { fromRevision = 0, maxCount } = {}) {
@@ -358,15 +412,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
 
     readAll,
 
-    async headPosition() {
-      return guard(async () => {
-        const [row] = await sql<{ global_position: number }[]>`
-          SELECT global_position FROM events
-          WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY global_position DESC LIMIT 1`;
-        return row?.global_position ?? 0;
-      });
-    },
+    headPosition: () => headPosition(),
 
     async lastPosition() {
       return guard(async () => {
@@ -378,6 +424,18 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     },
 
     subscribe,
+
+    followLog({ after, span = DEFAULT_BATCH_SIZE, handle }) {
+      return follow({
+        start: async () => after,
+        read: async (from) => {
+          const reached = Math.max(from, await headPosition(from + span));
+          return { batch: reached > from ? { after: from, upTo: reached } : null, reached };
+        },
+        handle,
+      });
+    },
+
     readCheckpoint,
     storeCheckpoint,
 

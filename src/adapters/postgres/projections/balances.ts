@@ -1,39 +1,31 @@
 import { ACCOUNT_EVENT_TYPES } from '../../../domain/account/index.ts';
-import { asJson, BALANCE_EFFECTS, isAccountEvent, type Projection, relevant } from './projection.ts';
+import { BALANCE_EFFECTS, byTypeTable, type Projection } from './projection.ts';
+
+const EFFECTS = byTypeTable(BALANCE_EFFECTS);
 
 /**
  * Balances: available, pending, currency, status and version (the stream revision) of every
- * account. A batch is folded per account in SQL (events above the row's version only) and written
- * with one INSERT for accounts opened in it and one UPDATE for the others.
+ * account. A batch is folded per account (events above the row's version only) and written with
+ * one INSERT for accounts opened in it and one UPDATE for the others.
  */
 export const balancesProjection: Projection = {
   name: 'balances',
-  eventTypes: new Set(ACCOUNT_EVENT_TYPES),
+  eventTypes: ACCOUNT_EVENT_TYPES,
   lookupIndexes: [],
-  async apply(tx, events) {
-    const rows = relevant(balancesProjection, events)
-      .filter(isAccountEvent)
-      .map((event) => {
-        const effect = BALANCE_EFFECTS[event.type];
-        const amount = Number(event.data.amount ?? 0);
-        const opened = event.type === 'AccountOpened';
-        return {
-          account_id: event.data.accountId,
-          revision: event.revision,
-          owner_id: opened ? event.data.ownerId : null,
-          currency: opened ? event.data.currency : null,
-          closes: event.type === 'AccountClosed',
-          d_available: effect ? effect.available * amount : 0,
-          d_pending: effect ? effect.pending * amount : 0,
-          occurred_at: event.metadata.occurredAt,
-        };
-      });
-    if (rows.length === 0) return;
+  async apply(tx, source) {
     await tx`
       WITH input AS (
-        SELECT * FROM json_to_recordset(${asJson(rows)}::text::json) AS i(
-          account_id uuid, revision bigint, owner_id text, currency text, closes boolean,
-          d_available bigint, d_pending bigint, occurred_at timestamptz)
+        SELECT (e.data ->> 'accountId')::uuid AS account_id, e.revision,
+               CASE WHEN e.type = 'AccountOpened' THEN e.data ->> 'ownerId' END AS owner_id,
+               CASE WHEN e.type = 'AccountOpened' THEN e.data ->> 'currency' END AS currency,
+               e.type = 'AccountClosed' AS closes,
+               coalesce(fx.available * (e.data ->> 'amount')::bigint, 0) AS d_available,
+               coalesce(fx.pending * (e.data ->> 'amount')::bigint, 0) AS d_pending,
+               (e.metadata ->> 'occurredAt')::timestamptz AS occurred_at
+        FROM (${source(tx, balancesProjection.eventTypes)}) e
+        LEFT JOIN jsonb_to_recordset(${EFFECTS}::text::jsonb) AS fx(type text, available bigint, pending bigint)
+          ON fx.type = e.type
+        WHERE starts_with(e.stream_name, 'account-')
       ), fresh AS (
         SELECT i.* FROM input i LEFT JOIN balances b ON b.account_id = i.account_id
         WHERE b.account_id IS NULL OR i.revision > b.version

@@ -1,13 +1,5 @@
 import type { HistoryKind } from '../schema/read-models.ts';
-import {
-  asJson,
-  BALANCE_EFFECTS,
-  type ByEventType,
-  isAccountEvent,
-  type Projection,
-  relevant,
-  text,
-} from './projection.ts';
+import { BALANCE_EFFECTS, type ByEventType, byTypeTable, type Projection } from './projection.ts';
 
 const KINDS: Readonly<Record<string, HistoryKind>> = {
   CashDeposited: 'CASH_DEPOSITED',
@@ -19,6 +11,10 @@ const KINDS: Readonly<Record<string, HistoryKind>> = {
   TransferDebitRefunded: 'TRANSFER_DEBIT_REFUNDED',
 } satisfies ByEventType<HistoryKind>;
 
+const ROWS = byTypeTable(
+  Object.fromEntries(Object.entries(KINDS).map(([type, kind]) => [type, { kind, ...BALANCE_EFFECTS[type] }])),
+);
+
 /**
  * History: one row per balance-changing event, with the balance after it, the transfer and the
  * counterparty. A hold names the payer and a debit the payee; a release, cancellation or refund
@@ -28,53 +24,34 @@ const KINDS: Readonly<Record<string, HistoryKind>> = {
  */
 export const historyProjection: Projection = {
   name: 'history',
-  eventTypes: new Set(Object.keys(KINDS)),
+  eventTypes: Object.keys(KINDS),
   lookupIndexes: ['history_account_position', 'history_transfer'],
-  async apply(tx, events) {
-    const counterparties = new Map<string, string>();
-    const rows = relevant(historyProjection, events)
-      .filter(isAccountEvent)
-      .map((event) => {
-        const effect = BALANCE_EFFECTS[event.type]!;
-        const amount = Number(event.data.amount);
-        const accountId = String(event.data.accountId);
-        const transferId = text(event.data.transferId);
-        const key = `${accountId}|${transferId}`;
-        const named = text(event.data.fromAccountId) ?? text(event.data.toAccountId);
-        if (transferId && named) counterparties.set(key, named);
-        return {
-          position: event.position,
-          account_id: accountId,
-          kind: KINDS[event.type],
-          amount,
-          d_available: effect.available * amount,
-          d_pending: effect.pending * amount,
-          transfer_id: transferId,
-          counterparty: named ?? (transferId ? counterparties.get(key) : undefined) ?? null,
-          reference: text(event.data.reference),
-          occurred_at: event.metadata.occurredAt,
-        };
-      });
-    if (rows.length === 0) return;
+  async apply(tx, source) {
     await tx`
-      WITH input AS (
-        SELECT * FROM json_to_recordset(${asJson(rows)}::text::json) AS i(
-          position bigint, account_id uuid, kind text, amount bigint, d_available bigint, d_pending bigint,
-          transfer_id uuid, counterparty uuid, reference text, occurred_at timestamptz)
-      ), newest AS MATERIALIZED (
-        SELECT a.account_id, coalesce(h.position, 0) AS position,
-               coalesce(h.available_after, 0) AS available, coalesce(h.pending_after, 0) AS pending
-        FROM (SELECT DISTINCT account_id FROM input) a
-        LEFT JOIN LATERAL (
-          SELECT position, available_after, pending_after FROM history
-          WHERE history.account_id = a.account_id ORDER BY position DESC LIMIT 1
-        ) h ON true
+      WITH moves AS (
+        SELECT e.global_position AS position, (e.data ->> 'accountId')::uuid AS account_id, k.kind,
+               (e.data ->> 'amount')::bigint AS amount, k.available, k.pending,
+               (e.data ->> 'transferId')::uuid AS transfer_id,
+               coalesce(e.data ->> 'fromAccountId', e.data ->> 'toAccountId') AS named,
+               e.data ->> 'reference' AS reference, (e.metadata ->> 'occurredAt')::timestamptz AS occurred_at
+        FROM (${source(tx, historyProjection.eventTypes)}) e
+        JOIN jsonb_to_recordset(${ROWS}::text::jsonb) AS k(type text, kind text, available bigint, pending bigint)
+          ON k.type = e.type
+        WHERE starts_with(e.stream_name, 'account-')
+      ), input AS (
+        SELECT position, account_id, kind, amount, available * amount AS d_available,
+               pending * amount AS d_pending, transfer_id, reference, occurred_at,
+               -- The transfer's counterparty as named so far on this account in the batch.
+               CASE WHEN transfer_id IS NULL THEN named::uuid
+                    ELSE (max(named) OVER (PARTITION BY account_id, transfer_id ORDER BY position))::uuid
+               END AS counterparty
+        FROM moves
       )
       INSERT INTO history (position, account_id, kind, amount, available_after, pending_after,
                            transfer_id, counterparty_account_id, reference, occurred_at)
       SELECT i.position, i.account_id, i.kind, i.amount,
-             n.available + sum(i.d_available) OVER running,
-             n.pending + sum(i.d_pending) OVER running,
+             coalesce(n.available_after, 0) + sum(i.d_available) OVER running,
+             coalesce(n.pending_after, 0) + sum(i.d_pending) OVER running,
              i.transfer_id,
              CASE WHEN i.counterparty IS NULL AND i.transfer_id IS NOT NULL THEN (
                SELECT h.counterparty_account_id FROM history h
@@ -83,8 +60,14 @@ export const historyProjection: Projection = {
                LIMIT 1
              ) ELSE i.counterparty END,
              i.reference, i.occurred_at
-      FROM input i JOIN newest n ON n.account_id = i.account_id
-      WHERE i.position > n.position
+      FROM input i
+      -- The account's newest row before this statement (a lookup per event: never a join of two
+      -- intermediate results, whose sizes the planner cannot know).
+      LEFT JOIN LATERAL (
+        SELECT position, available_after, pending_after FROM history
+        WHERE history.account_id = i.account_id ORDER BY position DESC LIMIT 1
+      ) n ON true
+      WHERE i.position > coalesce(n.position, 0)
       WINDOW running AS (PARTITION BY i.account_id ORDER BY i.position)`;
   },
 };

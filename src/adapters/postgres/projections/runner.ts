@@ -1,9 +1,16 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../../application/ports/event-store.ts';
 import type { AppLogger } from '../../../application/ports/logger.ts';
 import type { Sql } from '../client.ts';
+import { isPostgresEventStore, type LogRange } from '../event-store.ts';
 import { balancesProjection } from './balances.ts';
 import { historyProjection } from './history.ts';
-import type { Projection, ProjectionName } from './projection.ts';
+import {
+  type EventSource,
+  eventsFromBatch,
+  eventsFromLog,
+  type Projection,
+  type ProjectionName,
+} from './projection.ts';
 import { transfersProjection } from './transfers.ts';
 
 export const PROJECTIONS: readonly Projection[] = [
@@ -32,6 +39,21 @@ export async function ensureCheckpoints(sql: Sql, names: readonly ProjectionName
     ON CONFLICT (name) DO NOTHING`;
 }
 
+/** A batch for applyBatch: how to read its events above a checkpoint, and its last position. */
+export type Batch = { eventsAfter: (checkpoint: number) => EventSource; last: number };
+
+/** A batch of events in hand (any store). */
+export const batchOf = (events: readonly RecordedEvent[]): Batch => ({
+  eventsAfter: (checkpoint) => eventsFromBatch(events.filter((event) => event.position > checkpoint)),
+  last: events[events.length - 1]?.position ?? 0,
+});
+
+/** A range of the log table (the store is in the same database): nothing is read into this process. */
+export const rangeOf = ({ upTo }: LogRange): Batch => ({
+  eventsAfter: (checkpoint) => eventsFromLog(checkpoint, upTo),
+  last: upTo,
+});
+
 /**
  * Applies a batch and moves the projection's checkpoint in one transaction. The checkpoint row is
  * locked first and events at or below it are dropped, so two runners (two instances) never apply
@@ -43,10 +65,10 @@ export async function ensureCheckpoints(sql: Sql, names: readonly ProjectionName
 export async function applyBatch(
   sql: Sql,
   projection: Projection,
-  events: readonly RecordedEvent[],
+  batch: Batch,
   expected: number,
 ): Promise<number> {
-  const last = events[events.length - 1]?.position ?? expected;
+  const { last } = batch;
   return sql.begin(async (tx) => {
     const [row] = await tx<{ position: number }[]>`
       SELECT position FROM projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`;
@@ -55,10 +77,7 @@ export async function applyBatch(
       if (from === last) return from;
       throw new CheckpointMovedError(`${projection.name} is at ${from}, this runner at ${expected}`);
     }
-    await projection.apply(
-      tx,
-      events.filter((event) => event.position > from),
-    );
+    await projection.apply(tx, batch.eventsAfter(from));
     await tx`
       WITH moved AS (
         UPDATE projection_checkpoints SET position = ${last} WHERE name = ${projection.name} RETURNING name
@@ -79,6 +98,9 @@ export type ProjectionRunner = {
 /**
  * Runs one projection: a subscription from its checkpoint (the projection_checkpoints row, not the
  * store's checkpoints) whose every batch is applied together with the checkpoint (applyBatch).
+ * When the log is in the same database (the PostgreSQL store on this pool), the projection's SQL
+ * reads each range of it straight from the `events` table; otherwise the events are read here and
+ * sent along.
  * A failure (the database down, a replay swapping tables) restarts it from the checkpoint, with
  * backoff unless the checkpoint merely moved.
  */
@@ -88,6 +110,8 @@ export function startProjectionRunner(options: {
   projection: Projection;
   logger: AppLogger;
   batchSize?: number;
+  /** false: read the events through the store even when the log table is at hand (tests compare both ways). */
+  readLogTable?: boolean;
 }): ProjectionRunner {
   const { store, sql, projection, logger } = options;
   let position = 0;
@@ -111,14 +135,15 @@ export function startProjectionRunner(options: {
         const [row] = await sql<{ position: number }[]>`
           SELECT position FROM projection_checkpoints WHERE name = ${projection.name}`;
         position = row?.position ?? 0;
-        subscription = store.subscribe({
-          after: position,
-          batchSize: options.batchSize ?? DEFAULT_BATCH_SIZE,
-          handle: async (events) => {
-            position = await applyBatch(sql, projection, events, position);
-            failures = 0;
-          },
-        });
+        const apply = async (batch: Batch) => {
+          position = await applyBatch(sql, projection, batch, position);
+          failures = 0;
+        };
+        const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+        subscription =
+          isPostgresEventStore(store) && store.sql === sql && options.readLogTable !== false
+            ? store.followLog({ after: position, span: batchSize, handle: (range) => apply(rangeOf(range)) })
+            : store.subscribe({ after: position, batchSize, handle: (events) => apply(batchOf(events)) });
         if (stopping) await subscription.stop();
         await subscription.done;
         // Ended without a stop from us: the store was closed under it, so there is nothing to follow.
@@ -166,6 +191,7 @@ export function startProjections(options: {
   sql: Sql;
   logger: AppLogger;
   batchSize?: number;
+  readLogTable?: boolean;
   projections?: readonly Projection[];
 }): ProjectionRunners {
   const runners = (options.projections ?? PROJECTIONS).map((projection) =>

@@ -1,6 +1,5 @@
-import type { RecordedEvent } from '../../../application/ports/event-store.ts';
-import type { TimelineEntry, TransferStatus } from '../schema/read-models.ts';
-import { asJson, type ByEventType, type Projection, relevant, text } from './projection.ts';
+import type { TransferStatus } from '../schema/read-models.ts';
+import { type ByEventType, byTypeTable, type Projection } from './projection.ts';
 
 /** Timeline steps, from the transfer's own stream and from the account legs of its saga. */
 const STEPS: Readonly<Record<string, string>> = {
@@ -21,95 +20,46 @@ const STATUS: Readonly<Record<string, TransferStatus>> = {
   TransferCancelled: 'CANCELLED',
 } satisfies ByEventType<TransferStatus>;
 
-/** What one batch does to one transfer. */
-type Change = {
-  transfer_id: string;
-  first_position: number;
-  last_position: number;
-  steps: TimelineEntry[];
-  status: TransferStatus | null;
-  status_position: number | null;
-  reason: string | null;
-  updated_at: string;
-  /** Set when TransferRequested is in the batch: the row is inserted. */
-  requested_position?: number;
-  from_account_id?: unknown;
-  to_account_id?: unknown;
-  amount?: unknown;
-  currency?: unknown;
-  reference?: string | null;
-  created_at?: string;
-};
-
-const changesOf = (events: readonly RecordedEvent[]) => {
-  const changes = new Map<string, Change>();
-  for (const event of events) {
-    const transferId = text(event.data.transferId);
-    if (!transferId) continue;
-    const at = event.metadata.occurredAt;
-    let change = changes.get(transferId);
-    if (!change) {
-      change = {
-        transfer_id: transferId,
-        first_position: event.position,
-        last_position: event.position,
-        steps: [],
-        status: null,
-        status_position: null,
-        reason: null,
-        updated_at: at,
-      };
-      changes.set(transferId, change);
-    }
-    change.last_position = event.position;
-    change.updated_at = at;
-    change.steps.push({ step: STEPS[event.type]!, at, position: event.position });
-    const status = STATUS[event.type];
-    if (status) {
-      change.status = status;
-      change.status_position = event.position;
-      if (event.type === 'TransferCancelled') change.reason = text(event.data.reason);
-    }
-    if (event.type === 'TransferRequested') {
-      const { fromAccountId, toAccountId, amount, currency, reference } = event.data;
-      Object.assign(change, {
-        requested_position: event.position,
-        from_account_id: fromAccountId,
-        to_account_id: toAccountId,
-        amount,
-        currency,
-        reference: text(reference),
-        created_at: at,
-      });
-    }
-  }
-  return [...changes.values()];
-};
+const ROWS = byTypeTable(
+  Object.fromEntries(
+    Object.entries(STEPS).map(([type, step]) => [type, { step, status: STATUS[type] ?? null }]),
+  ),
+);
 
 /**
- * Transfers: status, reason and the timeline of every step. A batch is grouped per transfer here;
- * one statement inserts the transfers requested in it and appends the steps of the others. Steps
- * at or below a row's last position are dropped, so a batch applied twice changes nothing.
+ * Transfers: status, reason and the timeline of every step. A batch is grouped per transfer; one
+ * statement inserts the transfers requested in it and appends the steps of the others. Steps at
+ * or below a row's last position are dropped, so a batch applied twice changes nothing.
  */
 export const transfersProjection: Projection = {
   name: 'transfers',
-  eventTypes: new Set(Object.keys(STEPS)),
+  eventTypes: Object.keys(STEPS),
   lookupIndexes: [],
-  async apply(tx, events) {
-    const changes = changesOf(relevant(transfersProjection, events));
-    if (changes.length === 0) return;
+  async apply(tx, source) {
     await tx`
-      WITH input AS (
-        SELECT * FROM json_to_recordset(${asJson(changes)}::text::json) AS c(
-          transfer_id uuid, first_position bigint, last_position bigint, steps jsonb, status text,
-          status_position bigint, reason text, updated_at timestamptz, requested_position bigint,
-          from_account_id uuid, to_account_id uuid, amount bigint, currency text, reference text,
-          created_at timestamptz)
+      WITH steps AS (
+        SELECT (e.data ->> 'transferId')::uuid AS transfer_id, e.global_position AS position, e.type,
+               k.step, k.status, e.metadata ->> 'occurredAt' AS at, e.data
+        FROM (${source(tx, transfersProjection.eventTypes)}) e
+        JOIN jsonb_to_recordset(${ROWS}::text::jsonb) AS k(type text, step text, status text) ON k.type = e.type
+        WHERE e.data ? 'transferId'
+      ), input AS (
+        SELECT transfer_id, min(position) AS first_position, max(position) AS last_position,
+               jsonb_agg(jsonb_build_object('step', step, 'at', at, 'position', position) ORDER BY position) AS steps,
+               (array_agg(status ORDER BY position DESC) FILTER (WHERE status IS NOT NULL))[1] AS status,
+               max(position) FILTER (WHERE status IS NOT NULL) AS status_position,
+               (array_agg(data ->> 'reason' ORDER BY position DESC) FILTER (WHERE type = 'TransferCancelled'))[1] AS reason,
+               (array_agg(at ORDER BY position DESC))[1]::timestamptz AS updated_at,
+               min(position) FILTER (WHERE type = 'TransferRequested') AS requested_position,
+               (array_agg(data ORDER BY position) FILTER (WHERE type = 'TransferRequested'))[1] AS requested,
+               (array_agg(at ORDER BY position) FILTER (WHERE type = 'TransferRequested'))[1]::timestamptz AS created_at
+        FROM steps GROUP BY transfer_id
       ), requested AS (
         INSERT INTO transfers (transfer_id, requested_position, last_position, from_account_id, to_account_id,
                                amount, currency, status, reason, reference, timeline, created_at, updated_at)
-        SELECT transfer_id, requested_position, last_position, from_account_id, to_account_id, amount,
-               currency, coalesce(status, 'PENDING'), reason, reference, steps, created_at, updated_at
+        SELECT transfer_id, requested_position, last_position, (requested ->> 'fromAccountId')::uuid,
+               (requested ->> 'toAccountId')::uuid, (requested ->> 'amount')::bigint, requested ->> 'currency',
+               coalesce(status, 'PENDING'), reason, requested ->> 'reference', steps, created_at, updated_at
         FROM input WHERE requested_position IS NOT NULL
         ON CONFLICT (transfer_id) DO NOTHING
       )
