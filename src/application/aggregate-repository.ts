@@ -21,6 +21,11 @@ export type AggregateRepository<Command, Event, State> = {
   /** The current state: the cached or snapshotted state plus the events after it, read now. */
   load(id: string): Promise<Loaded<State>>;
   /**
+   * The last state this process knows, without a read when it has one: it may trail the store
+   * (another instance wrote). Only for decisions that are checked again before they count.
+   */
+  recall(id: string): Promise<Loaded<State>>;
+  /**
    * Decides and appends with the state's revision as the expectation; a concurrent writer makes it
    * reload and decide again, so no command is lost to a version conflict. Commands for one id run
    * one after another in this process. `expectNew`: the id was just made up, so the stream is
@@ -183,6 +188,7 @@ export function createAggregateRepository<Command, Event extends Message, State>
 
   return {
     load,
+    recall: async (id) => cache.get(id) ?? load(id),
     handle: (id, command, context, { expectNew = false } = {}) =>
       inLane(id, () => decideAndAppend(id, command, context, expectNew)),
   };

@@ -17,6 +17,7 @@ import {
   react,
   SAGA_EVENT_TYPES,
   type SagaCommand,
+  type SagaEvent,
   type SagaReaction,
 } from './transfer-saga.ts';
 
@@ -137,6 +138,19 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     }
   }
 
+  /**
+   * The reaction to `event`, decided on the transfer as this process last knew it (no read: the
+   * coordinator made the previous step itself, as a rule). Every step it leads to is checked again
+   * where it counts: a transfer command by the transfer's expected revision, an account command by
+   * the account's own record of the transfer. Only "nothing to do" is not checked later, so that
+   * answer is only taken from the transfer read afresh.
+   */
+  async function reactTo(event: SagaEvent, transferId: string): Promise<SagaReaction> {
+    const known = react(event, (await transfers.recall(transferId)).state, clock.now());
+    if (known.commands.length > 0 || known.deadlines.length > 0) return known;
+    return react(event, (await transfers.load(transferId)).state, clock.now());
+  }
+
   async function handleEvent(event: RecordedEvent) {
     if (!isSagaEvent(event)) return;
     const transferId = String(event.data.transferId);
@@ -147,8 +161,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
           // An expiry changes what the event calls for (a debit that landed must now be refunded):
           // react once more to the same event against the cancelled transfer.
           for (let round = 0; round < 2; round++) {
-            const { state } = await transfers.load(transferId);
-            const reaction = react(event, state, clock.now());
+            const reaction = await reactTo(event, transferId);
             await apply(reaction, ctx);
             if (!reaction.commands.some((c) => c.command.type === 'ExpireTransfer')) break;
           }

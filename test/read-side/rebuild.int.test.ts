@@ -142,6 +142,17 @@ describe('projection runners and rebuilds on PostgreSQL', () => {
     },
   );
 
+  it('a rebuilt table keeps the live table storage parameters (room for updates in place)', async () => {
+    const options = async () =>
+      db.sql<{ name: string; options: string[] | null }[]>`
+        SELECT relname AS name, reloptions AS options FROM pg_class
+        WHERE relname IN ('balances', 'history', 'transfers') AND relkind = 'r' ORDER BY relname`;
+    const before = await options();
+    expect(before.find((table) => table.name === 'transfers')?.options).toEqual(['fillfactor=70']);
+    await rebuildReadModels({ sql: db.sql, store });
+    expect(await options()).toEqual(before);
+  });
+
   it('a rebuild under running projections and new traffic swaps in whole, and the runners resume from it', async () => {
     const runners = startProjections({ store, sql: db.sql, logger: silentLogger, batchSize: 25 });
     const traffic = generateWorkload(store, { events: 800, accounts: 10, concurrency: 4, seed: 11 });

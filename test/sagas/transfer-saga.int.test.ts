@@ -238,6 +238,53 @@ describe('transfer saga on PostgreSQL', () => {
     await expectNoDoubleSteps(store);
   });
 
+  it('completes every transfer exactly once with two instances, each with its own cache, under expiring deadlines', async () => {
+    // Two processes: their own repositories (aggregate caches), coordinators sharing one checkpoint
+    // and one deadline table, the API traffic spread over both. Each instance's cache goes stale
+    // whenever the other one writes, and a third of the transfers outlive their deadline mid-way.
+    const other = createBank(store, sagaStore, { deadlineMs: 30_000 });
+    const accounts = await Promise.all([500, 500, 500, 500, 500].map((amount) => bank.openWith(amount)));
+    const coordinators = [bank.coordinator(), other.coordinator()];
+    for (const coordinator of coordinators) {
+      coordinator.start();
+      stops.push(() => coordinator.stop());
+    }
+    const instances = [bank, other];
+    const cashIn = 5 * 500 + 12 * 3; // the opening deposits and the twelve of 3 below
+    const requested = await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const via = instances[i % 2]!;
+        if (i % 5 === 0) await via.banking.depositCash({ accountId: accounts[i % 5]!, amount: 3 }, request);
+        return via.banking.requestTransfer(
+          { fromAccountId: accounts[i % 5]!, toAccountId: accounts[(i + 2) % 5]!, amount: 1 + (i % 9) },
+          request,
+        );
+      }),
+    );
+    // Both clocks jump past every deadline while the sagas run (some transfers are done by then,
+    // some half-way): both deadline jobs fire.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    for (const instance of instances) instance.clock.advance(31_000);
+    await Promise.all(coordinators.map((coordinator) => coordinator.fireDueDeadlines()));
+    // Settled: every transfer ended and the accounts hold exactly the cash paid in (no credit left
+    // held, no late debit left unrefunded). A transfer that expired before its hold has nothing to
+    // compensate, so its timeline ends at the cancellation.
+    let states: Awaited<ReturnType<typeof bank.transferState>>[] = [];
+    for (const deadline = Date.now() + 20_000; ; ) {
+      states = await Promise.all(requested.map((t) => bank.transferState(t.transferId)));
+      const ended = states.every((state) => state.status === 'Completed' || state.status === 'Cancelled');
+      const held = await bank.balances(accounts);
+      const available = held.reduce((sum, account) => sum + account.available, 0);
+      const pending = held.reduce((sum, account) => sum + account.pending, 0);
+      if (ended && pending === 0 && available === cashIn) break;
+      if (Date.now() > deadline) throw new Error(`not settled: ${states.map((state) => state.status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(states.every((s) => s.status === 'Completed' || s.status === 'Cancelled')).toBe(true);
+    await expectConservation(store);
+    await expectNoDoubleSteps(store);
+  });
+
   it('keeps the deposit-first hazard safe: a held credit is never spendable', async () => {
     running();
     for (let round = 0; round < 15; round++) {

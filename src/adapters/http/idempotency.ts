@@ -83,11 +83,15 @@ export function idempotency(
     maxInFlight: 2,
     isolate: (error) => !isConnectionError(error),
     flush: async (answers) => {
+      const column = <K extends keyof (typeof answers)[number]>(key: K) => answers.map((answer) => answer[key]);
+      // Arrays, not JSON rows: the planner sizes unnest() small and looks each key up by its index
+      // (json_to_recordset's guess of 100 rows had it scan the whole table instead).
       await sql`
         UPDATE idempotency_keys k
         SET status_code = a.status_code, response_body = a.response_body, content_type = a.content_type
-        FROM json_to_recordset(${JSON.stringify(answers)}::text::json)
-             AS a(principal text, key text, request_hash text, status_code integer, response_body text, content_type text)
+        FROM unnest(${column('principal')}::text[], ${column('key')}::text[], ${column('request_hash')}::text[],
+                    ${column('status_code')}::int[], ${column('response_body')}::text[], ${column('content_type')}::text[])
+             AS a(principal, key, request_hash, status_code, response_body, content_type)
         WHERE k.principal = a.principal AND k.key = a.key AND k.request_hash = a.request_hash
           AND k.status_code IS NULL`;
       return answers.map(() => undefined);

@@ -38,6 +38,10 @@ export async function createScratchTable(
     WHERE c.oid = to_regclass(${name})`;
   if (!live) throw new Error(`Read model table ${name} does not exist: run the migrations first`);
   await sql.unsafe(`CREATE TABLE ${scratch}.${name} (LIKE ${ident(live.schema)}.${name} INCLUDING ALL)`);
+  // LIKE copies columns, constraints and indexes, not storage parameters (the fillfactor).
+  const [{ options } = { options: null }] = await sql<{ options: string[] | null }[]>`
+    SELECT reloptions AS options FROM pg_class WHERE oid = ${`${ident(live.schema)}.${name}`}::regclass`;
+  if (options?.length) await sql.unsafe(`ALTER TABLE ${scratch}.${name} SET (${options.join(', ')})`);
   const liveIndexes = await indexesOf(sql, live.schema, name);
   const deferred: IndexShape[] = [];
   for (const index of await indexesOf(sql, scratch, name)) {
