@@ -83,7 +83,8 @@ export function idempotency(
     maxInFlight: 2,
     isolate: (error) => !isConnectionError(error),
     flush: async (answers) => {
-      const column = <K extends keyof (typeof answers)[number]>(key: K) => answers.map((answer) => answer[key]);
+      const column = <K extends keyof (typeof answers)[number]>(key: K) =>
+        answers.map((answer) => answer[key]);
       // Arrays, not JSON rows: the planner sizes unnest() small and looks each key up by its index
       // (json_to_recordset's guess of 100 rows had it scan the whole table instead).
       await sql`
