@@ -150,9 +150,12 @@ export function createBankingService(deps: BankingServiceDeps) {
         details.reference === input.reference;
       try {
         assertAmount(input.amount);
+        // As this process last knew them: what is checked here (they exist, are open, share a
+        // currency, whose they are) is re-checked by the saga against the accounts themselves,
+        // and only a close made by another instance a moment ago could be missed here.
         const [from, to] = await Promise.all([
-          accounts.load(input.fromAccountId),
-          input.toAccountId === input.fromAccountId ? null : accounts.load(input.toAccountId),
+          accounts.recall(input.fromAccountId),
+          input.toAccountId === input.fromAccountId ? null : accounts.recall(input.toAccountId),
         ]);
         options.authorize?.(from.state);
         if (to === null) throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
