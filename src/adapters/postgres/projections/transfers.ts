@@ -44,15 +44,17 @@ export const transfersProjection: Projection = {
         JOIN jsonb_to_recordset(${ROWS}::text::jsonb) AS k(type text, step text, status text) ON k.type = e.type
         WHERE e.data ? 'transferId'
       ), input AS (
+        -- A transfer ends once (COMPLETED or CANCELLED) and is requested once, so those columns
+        -- need no ordering; the steps and the time of the last one do.
         SELECT transfer_id, min(position) AS first_position, max(position) AS last_position,
                jsonb_agg(jsonb_build_object('step', step, 'at', at, 'position', position) ORDER BY position) AS steps,
-               (array_agg(status ORDER BY position DESC) FILTER (WHERE status IS NOT NULL))[1] AS status,
+               max(status) AS status,
                max(position) FILTER (WHERE status IS NOT NULL) AS status_position,
-               (array_agg(data ->> 'reason' ORDER BY position DESC) FILTER (WHERE type = 'TransferCancelled'))[1] AS reason,
+               max(data ->> 'reason') FILTER (WHERE type = 'TransferCancelled') AS reason,
                (array_agg(at ORDER BY position DESC))[1]::timestamptz AS updated_at,
                min(position) FILTER (WHERE type = 'TransferRequested') AS requested_position,
-               (array_agg(data ORDER BY position) FILTER (WHERE type = 'TransferRequested'))[1] AS requested,
-               (array_agg(at ORDER BY position) FILTER (WHERE type = 'TransferRequested'))[1]::timestamptz AS created_at
+               (array_agg(data) FILTER (WHERE type = 'TransferRequested'))[1] AS requested,
+               max(at) FILTER (WHERE type = 'TransferRequested')::timestamptz AS created_at
         FROM steps GROUP BY transfer_id
       ), requested AS (
         INSERT INTO transfers (transfer_id, requested_position, last_position, from_account_id, to_account_id,
