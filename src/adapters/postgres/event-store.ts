@@ -186,12 +186,24 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     return { nextExpectedRevision: outcome.next_revision!, position: outcome.last_position! };
   }
 
+  /** One stream's range on its own: a plain index range scan, already in revision order. */
+  async function readRange({ stream, from_revision, max_count }: StreamRange) {
+    const rows = await sql<EventRow[]>`
+      SELECT global_position, stream_name, revision, event_id, type, data, metadata
+      FROM events
+      WHERE stream_name = ${stream} AND revision >= ${from_revision}
+      ORDER BY revision
+      ${max_count === null ? sql`` : sql`LIMIT ${max_count}`}`;
+    return rows.map(toRecorded);
+  }
+
   /** Concurrent stream reads leave together: one statement reads every stream's range. */
   const readStreams = createBatcher<StreamRange, RecordedEvent[]>({
     maxBatch: 256,
     maxInFlight: 4,
     isolate: (error) => !isConnectionError(error),
     flush: async (ranges) => {
+      if (ranges.length === 1) return [await readRange(ranges[0]!)];
       const rows = await sql<(EventRow & { entry: number })[]>`
         SELECT r.entry, e.global_position, e.stream_name, e.revision, e.event_id, e.type, e.data, e.metadata
         FROM json_to_recordset(${JSON.stringify(ranges.map((range, i) => ({ ...range, entry: i + 1 })))}::text::json)
