@@ -1,7 +1,9 @@
 /**
- * npm run bench:api [-- --transfers N --accounts N --clients N --json]: drives `esbank serve` (its own
- * process, auth on) over real HTTP: POST /transfers latency and rate, then completed transfers/s
- * end to end (until every transfer is terminal and projected).
+ * npm run bench:api [-- --transfers N --accounts N --clients N --fresh-tokens --json]: drives
+ * `esbank serve` (its own process, auth on) over real HTTP: POST /transfers latency and rate, then
+ * completed transfers/s end to end (until every transfer is terminal and projected), and the CPU
+ * each transfer cost the service, PostgreSQL and this client. --fresh-tokens gives every transfer
+ * a token of its own, so each pays the verification the service caches otherwise.
  */
 import { randomUUID } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
@@ -18,6 +20,9 @@ const { values } = parseArgs({
     transfers: { type: 'string', default: '4000' },
     accounts: { type: 'string', default: '200' },
     clients: { type: 'string', default: '32' },
+    // Every transfer with a token of its own: each request pays the HS256 verification that the
+    // service otherwise caches per token. The difference to a normal run is what auth costs.
+    'fresh-tokens': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -34,6 +39,14 @@ const service = await spawnService({ DATABASE_URL: db.url, RATE_LIMIT_PER_MINUTE
 try {
   const operator = await mintToken({ sub: 'bench-ops', role: 'operator' }, BENCH_SECRET);
   const customer = await mintToken({ sub: 'bench-customer' }, BENCH_SECRET);
+  // Same principal, distinct tokens (a different lifetime each).
+  const tokens = values['fresh-tokens']
+    ? await Promise.all(
+        Array.from({ length: TRANSFERS }, (_, i) =>
+          mintToken({ sub: 'bench-customer', ttlSeconds: 3600 + i }, BENCH_SECRET),
+        ),
+      )
+    : null;
   const post = (path: string, token: string, body: unknown) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const payload = JSON.stringify(body);
@@ -91,7 +104,7 @@ try {
         let to = accounts[Math.floor(Math.random() * ACCOUNTS)]!;
         if (to === from) to = accounts[(accounts.indexOf(from) + 1) % ACCOUNTS]!;
         const t0 = performance.now();
-        const response = await post('/transfers', customer, {
+        const response = await post('/transfers', tokens?.[i] ?? customer, {
           fromAccountId: from,
           toAccountId: to,
           amount: 1 + (i % 500),
@@ -146,7 +159,7 @@ try {
   } else {
     const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d });
     console.log(`
-esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clients, auth on, service in its own process)
+esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clients, auth on${values['fresh-tokens'] ? ', a token per transfer' : ''}, service in its own process)
   POST /transfers      p50 ${f(results.postP50Ms, 1)} ms   p99 ${f(results.postP99Ms, 1)} ms   ${f(results.postsPerSecond)} POST/s   statuses ${JSON.stringify(results.statuses)}
   end to end           ${f(done)} terminal and projected in ${f(totalSeconds, 1)} s = ${f(results.completedPerSecondEndToEnd)} transfers/s
   CPU per transfer     service ${f(results.cpuMsPerTransfer.service ?? Number.NaN, 2)} ms   PostgreSQL ${f(results.cpuMsPerTransfer.postgres ?? Number.NaN, 2)} ms   this client ${f(results.cpuMsPerTransfer.client ?? Number.NaN, 2)} ms   (${availableParallelism()} cores)
