@@ -44,6 +44,8 @@ export type CommandResult<State> = { state: State; position: number | null };
 
 export type BankingService = ReturnType<typeof createBankingService>;
 
+type CashInput = { accountId: string; amount: number; reference?: string; operationId?: string };
+
 /** The write-side use cases (SPEC §2–3); each loads, decides and appends with conflict retries. */
 export function createBankingService(deps: BankingServiceDeps) {
   const { store, ids, clock, snapshotEvery, onSnapshotError } = deps;
@@ -109,11 +111,13 @@ export function createBankingService(deps: BankingServiceDeps) {
       }
     },
 
-    depositCash(input: { accountId: string; amount: number; reference?: string }, request: RequestContext) {
+    /** With an `operationId`, the same deposit sent again changes nothing (position null). */
+    depositCash(input: CashInput, request: RequestContext) {
       return onAccount(input.accountId, { type: 'DepositCash', data: input }, request);
     },
 
-    withdrawCash(input: { accountId: string; amount: number; reference?: string }, request: RequestContext) {
+    /** With an `operationId`, the same withdrawal sent again changes nothing (position null). */
+    withdrawCash(input: CashInput, request: RequestContext) {
       return onAccount(input.accountId, { type: 'WithdrawCash', data: input }, request);
     },
 
@@ -199,6 +203,8 @@ export function createBankingService(deps: BankingServiceDeps) {
     },
 
     loadAccount: (accountId: string) => accounts.load(accountId),
+    /** The account as this process last knew it (see AggregateRepository.recall). */
+    recallAccount: (accountId: string) => accounts.recall(accountId),
     loadTransfer: (transferId: string) => transfers.load(transferId),
   };
 }

@@ -3,6 +3,7 @@ import {
   type AccountCommand,
   type AccountEvent,
   accountDecider,
+  CASH_OPERATION_WINDOW,
   type DebitRejectionReason,
 } from '../../src/domain/account/index.ts';
 import { MAX_AMOUNT } from '../../src/domain/money.ts';
@@ -131,6 +132,51 @@ describe('WithdrawCash', () => {
   it.each(invalidAmounts)('refuses amount %s', (amount) =>
     account(opened, deposited(100)).when(withdraw(amount)).thenThrows('INVALID_AMOUNT'),
   );
+});
+
+describe('cash operations sent again (operationId)', () => {
+  const depositOnce = (operationId: string, amount = 100): AccountCommand => ({
+    type: 'DepositCash',
+    data: { accountId, amount, operationId },
+  });
+  const depositedOnce = (operationId: string, amount = 100): AccountEvent => ({
+    type: 'CashDeposited',
+    data: { accountId, amount, operationId },
+  });
+  const withdrawOnce = (operationId: string, amount = 40): AccountCommand => ({
+    type: 'WithdrawCash',
+    data: { accountId, amount, operationId },
+  });
+  const withdrawnOnce = (operationId: string, amount = 40): AccountEvent => ({
+    type: 'CashWithdrawn',
+    data: { accountId, amount, operationId },
+  });
+
+  it('records the operation id with the deposit', () =>
+    account(opened)
+      .when(depositOnce('op-1'))
+      .then([depositedOnce('op-1')]));
+  it('applies a deposit sent again once', () =>
+    account(opened, depositedOnce('op-1')).when(depositOnce('op-1')).then([]));
+  it('applies a withdrawal sent again once', () =>
+    account(opened, deposited(100), withdrawnOnce('op-2')).when(withdrawOnce('op-2')).then([]));
+  it('answers a repeat even once the account is closed', () =>
+    account(opened, depositedOnce('op-1'), withdrawnOnce('op-2', 100), closed)
+      .when(depositOnce('op-1'))
+      .then([]));
+  it('applies another operation', () =>
+    account(opened, depositedOnce('op-1'))
+      .when(depositOnce('op-3'))
+      .then([depositedOnce('op-3')]));
+  it(`remembers the last ${CASH_OPERATION_WINDOW} operations, no more (the state stays bounded)`, () => {
+    const others = Array.from({ length: CASH_OPERATION_WINDOW }, (_, i) => depositedOnce(`other-${i}`, 1));
+    account(opened, depositedOnce('op-1'), ...others.slice(1))
+      .when(depositOnce('op-1'))
+      .then([]);
+    account(opened, depositedOnce('op-1'), ...others)
+      .when(depositOnce('op-1'))
+      .then([depositedOnce('op-1')]);
+  });
 });
 
 describe('HoldTransferCredit', () => {

@@ -124,6 +124,26 @@ describe('Idempotency-Key (SPEC §6)', () => {
     await expectMoneyConserved(api);
   });
 
+  it('applies a cash deposit once when the first answer was lost and the client retries', async () => {
+    const operator = await api.token('ops', 'operator');
+    const headers = { 'idempotency-key': 'cash-in-after-crash' };
+    const body = { amount: 700 };
+    const first = await api.call('POST', `/accounts/${bobs}/deposits`, { token: operator, body, headers });
+    expect(first.status).toBe(201);
+    // What a crash between the deposit and the storing of its answer leaves: a claim nobody
+    // renews, without an answer. The retry takes the claim over and runs the command again.
+    await api.db.sql`
+      UPDATE idempotency_keys SET status_code = NULL, response_body = NULL, content_type = NULL,
+                                  created_at = now() - interval '1 minute'
+      WHERE key = ${headers['idempotency-key']}`;
+    const retry = await api.call('POST', `/accounts/${bobs}/deposits`, { token: operator, body, headers });
+    expect(retry.status).toBe(201);
+    expect(retry.body.available).toBe(first.body.available);
+    const deposits = await api.db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM events WHERE type = 'CashDeposited' AND stream_name = ${`account-${bobs}`}`;
+    expect(deposits[0]!.n).toBe(2); // the opening deposit and this one, once
+  });
+
   it('keeps keys for at least 24 hours', async () => {
     const [row] = await api.db.sql<{ hours: number }[]>`
       SELECT min(extract(epoch FROM expires_at - created_at) / 3600)::float AS hours FROM idempotency_keys`;

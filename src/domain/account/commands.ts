@@ -1,8 +1,15 @@
 import type { Message } from '../decider.ts';
 
 export type OpenAccount = Message<'OpenAccount', { accountId: string; ownerId: string; currency: string }>;
-export type DepositCash = Message<'DepositCash', { accountId: string; amount: number; reference?: string }>;
-export type WithdrawCash = Message<'WithdrawCash', { accountId: string; amount: number; reference?: string }>;
+/** `operationId` (optional): the same operation sent again is applied once (see CASH_OPERATION_WINDOW). */
+export type DepositCash = Message<
+  'DepositCash',
+  { accountId: string; amount: number; reference?: string; operationId?: string }
+>;
+export type WithdrawCash = Message<
+  'WithdrawCash',
+  { accountId: string; amount: number; reference?: string; operationId?: string }
+>;
 export type HoldTransferCredit = Message<
   'HoldTransferCredit',
   { accountId: string; transferId: string; amount: number; currency: string; fromAccountId: string }

@@ -3,7 +3,13 @@ import { DomainError } from '../errors.ts';
 import { assertAmount, assertCurrency, assertSafeSum } from '../money.ts';
 import type { AccountCommand } from './commands.ts';
 import type { AccountEvent } from './events.ts';
-import { type AccountState, initialAccountState, type OpenedAccount, type TransferLeg } from './state.ts';
+import {
+  type AccountState,
+  CASH_OPERATION_WINDOW,
+  initialAccountState,
+  type OpenedAccount,
+  type TransferLeg,
+} from './state.ts';
 
 const requireOpened = (state: AccountState): OpenedAccount => {
   if (state.status === 'Unopened') throw new DomainError('ACCOUNT_NOT_FOUND', 'The account does not exist');
@@ -34,6 +40,17 @@ const requireLeg = <Side extends TransferLeg['side']>(
   return leg as Extract<TransferLeg, { side: Side }>;
 };
 
+/** A cash operation this account has already applied (it may have been closed since). */
+const alreadyApplied = (state: AccountState, operationId: string | undefined): boolean =>
+  operationId !== undefined &&
+  state.status !== 'Unopened' &&
+  state.recentCashOperations.includes(operationId);
+
+const remembered = (account: OpenedAccount, operationId: string | undefined) =>
+  operationId === undefined
+    ? account.recentCashOperations
+    : [...account.recentCashOperations, operationId].slice(-CASH_OPERATION_WINDOW);
+
 export function decideAccount(command: AccountCommand, state: AccountState): AccountEvent[] {
   const { accountId } = command.data;
   switch (command.type) {
@@ -43,12 +60,14 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       return [{ type: 'AccountOpened', data: command.data }];
     }
     case 'DepositCash': {
+      if (alreadyApplied(state, command.data.operationId)) return [];
       const account = requireOpen(state);
       assertAmount(command.data.amount);
       assertSafeSum(account.available, account.pending, command.data.amount);
       return [{ type: 'CashDeposited', data: command.data }];
     }
     case 'WithdrawCash': {
+      if (alreadyApplied(state, command.data.operationId)) return [];
       const account = requireOpen(state);
       assertAmount(command.data.amount);
       if (command.data.amount > account.available) {
@@ -146,15 +165,32 @@ const withLeg = (account: OpenedAccount, transferId: string, leg: TransferLeg) =
 export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
   if (event.type === 'AccountOpened') {
     const { accountId, ownerId, currency } = event.data;
-    return { status: 'Open', accountId, ownerId, currency, available: 0, pending: 0, legs: {} };
+    return {
+      status: 'Open',
+      accountId,
+      ownerId,
+      currency,
+      available: 0,
+      pending: 0,
+      legs: {},
+      recentCashOperations: [],
+    };
   }
   if (state.status === 'Unopened') return state;
   const account = state;
   switch (event.type) {
     case 'CashDeposited':
-      return { ...account, available: account.available + event.data.amount };
+      return {
+        ...account,
+        available: account.available + event.data.amount,
+        recentCashOperations: remembered(account, event.data.operationId),
+      };
     case 'CashWithdrawn':
-      return { ...account, available: account.available - event.data.amount };
+      return {
+        ...account,
+        available: account.available - event.data.amount,
+        recentCashOperations: remembered(account, event.data.operationId),
+      };
     case 'TransferCreditHeld': {
       const { transferId, amount } = event.data;
       const held = withLeg(account, transferId, { side: 'credit', amount, phase: 'held' });
@@ -199,7 +235,8 @@ export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState>
   decide: decideAccount,
   evolve: evolveAccount,
   initialState: initialAccountState,
-  snapshotSchemaVersion: 1,
+  // 2: recentCashOperations. Older snapshots are ignored and the state is folded from events.
+  snapshotSchemaVersion: 2,
 };
 
 export const accountStreamName = (accountId: string): string => `account-${accountId}`;

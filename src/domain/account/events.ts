@@ -8,11 +8,11 @@ export type AccountOpened = Message<
 >;
 export type CashDeposited = Message<
   'CashDeposited',
-  { accountId: string; amount: number; reference?: string }
+  { accountId: string; amount: number; reference?: string; operationId?: string }
 >;
 export type CashWithdrawn = Message<
   'CashWithdrawn',
-  { accountId: string; amount: number; reference?: string }
+  { accountId: string; amount: number; reference?: string; operationId?: string }
 >;
 /** Soft state: the credit is recorded but pending, locked to one transfer, never spendable. */
 export type TransferCreditHeld = Message<

@@ -15,7 +15,16 @@ type AccountFacts = {
   /** Held transfer credits, minor units; never spendable. */
   pending: number;
   legs: Readonly<Record<string, TransferLeg>>;
+  /** The ids of the latest cash operations (at most CASH_OPERATION_WINDOW), oldest first. */
+  recentCashOperations: readonly string[];
 };
+
+/**
+ * How many recent cash operation ids an account remembers: a cash deposit or withdrawal sent
+ * again (a client retrying after a crash lost its answer) is applied once, as long as fewer than
+ * this many other cash operations reached the account in between. Bounded, so the state is too.
+ */
+export const CASH_OPERATION_WINDOW = 100;
 
 export type AccountState =
   | { status: 'Unopened' }

@@ -189,17 +189,19 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         );
       }
       await accountFor(c, deps, id);
+      const key = c.get('idempotencyKey');
       const command = {
         accountId: id,
         amount: input.amount,
         ...(input.reference ? { reference: input.reference } : {}),
+        // A retry whose first answer was lost (a crash) is recognised by the account itself.
+        ...(key ? { operationId: idFromKey(c.get('principal').sub, key, 'cash') } : {}),
       };
       const result =
         kind === 'deposits'
           ? await deps.banking.depositCash(command, requestOf(c))
           : await deps.banking.withdrawCash(command, requestOf(c));
-      if (result.state.status === 'Unopened' || result.position === null)
-        throw new DomainError('ACCOUNT_NOT_FOUND', id);
+      if (result.state.status === 'Unopened') throw new DomainError('ACCOUNT_NOT_FOUND', id);
       const { available, pending } = result.state;
       return c.json(
         {
@@ -208,7 +210,8 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           available,
           pending,
           version: versionOf(result.revision),
-          position: result.position,
+          // Already applied (a retry): nothing new was written; the log's newest is a safe minPosition.
+          position: result.position ?? (await deps.store.lastPosition()),
         },
         201,
       );

@@ -43,11 +43,13 @@ export function requireAccess(c: Context<AppEnv>, accountId: string, state: Acco
   }
 }
 
-/** Loads an account the caller may act on (see requireAccess). */
+/**
+ * Refuses an account the caller may not act on (see requireAccess). Who owns an account and that
+ * it exists never change once it is opened, so the state this process last knew answers it.
+ */
 export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
-  const { state, revision } = await deps.banking.loadAccount(accountId);
+  const { state } = await deps.banking.recallAccount(accountId);
   requireAccess(c, accountId, state);
-  return { state, version: revision === 'no_stream' ? 0 : revision };
 }
 
 /** Queries read the projections once they have reached `minPosition` (default: the log's head now). */
