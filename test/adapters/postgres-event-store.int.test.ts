@@ -200,4 +200,29 @@ describe('PostgreSQL event store: ordering and outages', () => {
     expect(await store.readStream(`${stream}-y`)).toEqual([]);
     await store.close();
   });
+
+  it('follows the log past a gap wider than its span (positions of rolled-back appends)', async () => {
+    const store = createPostgresEventStore(db.sql);
+    const ranges: Array<{ after: number; upTo: number }> = [];
+    const start = await store.headPosition();
+    const follower = store.followLog({
+      after: start,
+      span: 10,
+      handle: async (range) => {
+        ranges.push(range);
+      },
+    });
+    // A rolled-back batch of appends burns positions: here, a thousand of them.
+    await db.sql`SELECT setval('esbank_global_position', nextval('esbank_global_position') + 1000)`;
+    const { position } = await store.append(`gap-${randomUUID()}`, [event('AfterGap')], 'no_stream');
+    await waitUntil(() => ranges.at(-1)?.upTo === position);
+    await follower.stop();
+    // Consecutive, at most 10 positions each, from where it started to the event past the gap.
+    expect(ranges[0]!.after).toBe(start);
+    for (const [i, range] of ranges.entries()) {
+      expect(range.upTo - range.after).toBeLessThanOrEqual(10);
+      if (i > 0) expect(range.after).toBe(ranges[i - 1]!.upTo);
+    }
+    await store.close();
+  });
 });

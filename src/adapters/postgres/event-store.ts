@@ -400,13 +400,12 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     });
   }
 
-  /** The newest visible position, not beyond `limit`. */
-  async function headPosition(limit?: number) {
+  /** The newest visible position. */
+  async function headPosition() {
     return guard(async () => {
       const [row] = await sql<{ global_position: number }[]>`
         SELECT global_position FROM events
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-          ${limit === undefined ? sql`` : sql`AND global_position <= ${limit}`}
         ORDER BY global_position DESC LIMIT 1`;
       return row?.global_position ?? 0;
     });
@@ -424,7 +423,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
 
     readAll,
 
-    headPosition: () => headPosition(),
+    headPosition,
 
     async lastPosition() {
       return guard(async () => {
@@ -441,7 +440,9 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
       return follow({
         start: async () => after,
         read: async (from) => {
-          const reached = Math.max(from, await headPosition(from + span));
+          // Every position up to the visible head has committed or rolled back, so any range below
+          // it is complete, events or not (rolled-back appends leave gaps of any length).
+          const reached = Math.max(from, Math.min(await headPosition(), from + span));
           return { batch: reached > from ? { after: from, upTo: reached } : null, reached };
         },
         handle,
