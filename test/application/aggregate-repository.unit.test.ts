@@ -22,17 +22,20 @@ const cancelHold = (transferId: string): AccountCommand => ({
   data: { accountId, transferId },
 });
 
+/** An account repository on `store`, as one process would have it. */
+const accountsOn = (store: EventStore, cacheSize?: number) =>
+  createAggregateRepository({
+    store,
+    decider: accountDecider,
+    streamName: accountStreamName,
+    ids: counterIds(),
+    snapshotEvery: 0,
+    ...(cacheSize === undefined ? {} : { cacheSize }),
+  });
+
 /** Two repositories on one store: two processes, each with its own cache. */
 function twoProcesses(store: EventStore = createInMemoryEventStore()) {
-  const repository = () =>
-    createAggregateRepository({
-      store,
-      decider: accountDecider,
-      streamName: accountStreamName,
-      ids: counterIds(),
-      snapshotEvery: 0,
-    });
-  return { store, a: repository(), b: repository() };
+  return { store, a: accountsOn(store), b: accountsOn(store) };
 }
 
 describe('aggregate repository with a cache', () => {
@@ -86,13 +89,7 @@ describe('aggregate repository with a cache', () => {
         return store.append(stream, events, expected);
       },
     };
-    const repository = createAggregateRepository({
-      store: counting,
-      decider: accountDecider,
-      streamName: accountStreamName,
-      ids: counterIds(),
-      snapshotEvery: 0,
-    });
+    const repository = accountsOn(counting);
     await Promise.all(Array.from({ length: 20 }, () => repository.handle(accountId, deposit(1), context)));
     // No conflicts: every append expected exactly the revision the one before it reached.
     expect(appends.map(([, expected]) => expected)).toEqual(Array.from({ length: 20 }, (_, i) => i));
@@ -125,14 +122,7 @@ describe('aggregate repository with a cache', () => {
         return store.readSnapshot(stream);
       },
     };
-    const repository = createAggregateRepository({
-      store: counting,
-      decider: accountDecider,
-      streamName: accountStreamName,
-      ids: counterIds(),
-      snapshotEvery: 0,
-      cacheSize: 2,
-    });
+    const repository = accountsOn(counting, 2);
     const ids = ['1', '2', '3'].map((n) => `00000000-0000-4000-8000-00000000000${n}`);
     for (const id of ids) {
       await repository.handle(
