@@ -78,7 +78,7 @@ export function createAggregateRepository<Command, Event extends Message, State>
     cache.delete(id);
     cache.set(
       id,
-      known && known.revision > loaded.revision ? known : { ...loaded, revision: loaded.revision },
+      known && known.revision > loaded.revision ? known : { state: loaded.state, revision: loaded.revision },
     );
     if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
   }
