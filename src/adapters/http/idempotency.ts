@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { createBatcher } from '../postgres/batcher.ts';
-import { isConnectionError, type Sql } from '../postgres/client.ts';
+import { failedByItsInput, type Sql } from '../postgres/client.ts';
 import type { AppEnv } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
@@ -52,7 +52,7 @@ export function idempotency(
   /** Claims of concurrent requests leave together; true where the request now holds its key. */
   const claim = createBatcher<Claim, boolean>({
     maxInFlight: 2,
-    isolate: (error) => !isConnectionError(error),
+    isolate: failedByItsInput,
     flush: async (claims) => {
       // One statement may touch a row once: a second request with the same key in the batch loses.
       const firsts = new Map<string, number>();
@@ -81,7 +81,7 @@ export function idempotency(
     void
   >({
     maxInFlight: 2,
-    isolate: (error) => !isConnectionError(error),
+    isolate: failedByItsInput,
     flush: async (answers) => {
       const column = <K extends keyof (typeof answers)[number]>(key: K) =>
         answers.map((answer) => answer[key]);

@@ -48,3 +48,9 @@ export function isConnectionError(error: unknown): boolean {
     ['57P01', '57P02', '57P03'].includes(code)
   );
 }
+
+/**
+ * For createBatcher's `isolate`: a failed batch is served again one call at a time unless the
+ * database itself is unreachable (which would fail each call alone just the same).
+ */
+export const failedByItsInput = (error: unknown): boolean => !isConnectionError(error);

@@ -13,7 +13,7 @@ import {
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
 import { createBatcher } from './batcher.ts';
-import { isConnectionError, type Sql } from './client.ts';
+import { failedByItsInput, isConnectionError, type Sql } from './client.ts';
 
 const DEFAULT_BATCH_SIZE = 1000;
 const NOTIFY_CHANNEL = 'esbank_events';
@@ -73,8 +73,12 @@ export type PostgresEventStore = EventStore & {
   }): Subscription;
 };
 
-export const isPostgresEventStore = (store: EventStore): store is PostgresEventStore =>
+const isPostgresEventStore = (store: EventStore): store is PostgresEventStore =>
   'followLog' in store && typeof store.followLog === 'function';
+
+/** Whether `store` keeps its log in the database `sql` is a pool of: its `events` table is readable there. */
+export const logTableOn = (store: EventStore, sql: Sql): store is PostgresEventStore =>
+  isPostgresEventStore(store) && store.sql === sql;
 
 /** Connection failures become EventStoreUnavailableError; everything else passes unchanged. */
 const unavailableOr = (error: unknown): unknown =>
@@ -155,7 +159,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
   const appendBatch = createBatcher<PendingAppend, BatchOutcome>({
     maxBatch: 256,
     maxInFlight: 4,
-    isolate: (error) => !isConnectionError(error),
+    isolate: failedByItsInput,
     flush: async (appends) => {
       const rows = await sql<(BatchOutcome & { entry: number })[]>`
         SELECT entry, next_revision, last_position, actual_revision
@@ -201,7 +205,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
   const readStreams = createBatcher<StreamRange, RecordedEvent[]>({
     maxBatch: 256,
     maxInFlight: 4,
-    isolate: (error) => !isConnectionError(error),
+    isolate: failedByItsInput,
     flush: async (ranges) => {
       if (ranges.length === 1) return [await readRange(ranges[0]!)];
       const rows = await sql<(EventRow & { entry: number })[]>`
@@ -225,7 +229,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
   const readSnapshots = createBatcher<string, Snapshot | null>({
     maxBatch: 256,
     maxInFlight: 4,
-    isolate: (error) => !isConnectionError(error),
+    isolate: failedByItsInput,
     flush: async (streams) => {
       const rows = await sql<
         { stream_name: string; revision: number; schema_version: number; state: unknown }[]

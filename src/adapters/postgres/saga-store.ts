@@ -2,23 +2,22 @@ import { and, asc, inArray, isNull, lt, lte, or, sql as raw } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js';
 import type { SagaStore } from '../../application/ports/saga-store.ts';
 import { createBatcher } from './batcher.ts';
-import { isConnectionError, type Sql } from './client.ts';
+import { failedByItsInput, type Sql } from './client.ts';
 import { sagaParkedEvents, transferDeadlines } from './schema/saga.ts';
 
 /** The saga's deadlines and parking lot in PostgreSQL (migrations/0002_saga.sql). */
 export function createPostgresSagaStore(sql: Sql): SagaStore {
   const db = drizzle(sql);
   // The coordinator works on many transfers at once: their deadline changes share statements.
-  const isolate = (error: unknown) => !isConnectionError(error);
   const schedule = createBatcher<{ transferId: string; dueAt: Date }, void>({
-    isolate,
+    isolate: failedByItsInput,
     flush: async (deadlines) => {
       await db.insert(transferDeadlines).values(deadlines).onConflictDoNothing();
       return deadlines.map(() => undefined);
     },
   });
   const cancel = createBatcher<string, void>({
-    isolate,
+    isolate: failedByItsInput,
     flush: async (transferIds) => {
       await db.delete(transferDeadlines).where(inArray(transferDeadlines.transferId, transferIds));
       return transferIds.map(() => undefined);

@@ -17,13 +17,13 @@ import {
   OpenAccountBody,
 } from '../schemas.ts';
 import {
-  accountFor,
   catchUp,
   cursorFrom,
   json,
   jsonBody,
   PostHeaders,
   problems,
+  requireAccessTo,
   security,
 } from './shared.ts';
 
@@ -188,7 +188,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           'Cash deposits and withdrawals are for operators',
         );
       }
-      await accountFor(c, deps, id);
+      await requireAccessTo(c, deps, id);
       const key = c.get('idempotencyKey');
       const command = {
         accountId: id,
@@ -231,7 +231,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     async (c) => {
       const { id } = c.req.valid('param');
       await emptyBody(c);
-      await accountFor(c, deps, id);
+      await requireAccessTo(c, deps, id);
       const result = await deps.banking.closeAccount({ accountId: id }, requestOf(c));
       if (result.state.status === 'Unopened') throw notFound('Account', id);
       return c.json(accountView(result.state, versionOf(result.revision), result.position), 200);

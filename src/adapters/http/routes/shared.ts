@@ -47,7 +47,7 @@ export function requireAccess(c: Context<AppEnv>, accountId: string, state: Acco
  * Refuses an account the caller may not act on (see requireAccess). Who owns an account and that
  * it exists never change once it is opened, so the state this process last knew answers it.
  */
-export async function accountFor(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
+export async function requireAccessTo(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
   const { state } = await deps.banking.recallAccount(accountId);
   requireAccess(c, accountId, state);
 }

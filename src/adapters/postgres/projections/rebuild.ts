@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EventStore, RecordedEvent } from '../../../application/ports/event-store.ts';
 import type { Sql } from '../client.ts';
-import { isPostgresEventStore } from '../event-store.ts';
+import { logTableOn } from '../event-store.ts';
 import { broadcast } from './broadcast.ts';
 import {
   type EventSource,
@@ -134,7 +134,7 @@ export async function rebuildReadModels(options: RebuildOptions): Promise<Rebuil
 
     const head = await store.headPosition();
     const total = Math.min(head, until?.position ?? head);
-    const readLogTable = isPostgresEventStore(store) && store.sql === sql && options.readLogTable !== false;
+    const readLogTable = options.readLogTable !== false && logTableOn(store, sql);
     const batchSize = options.batchSize ?? (readLogTable ? DEFAULT_LOG_SPAN : DEFAULT_BATCH_SIZE);
     const read = readLogTable
       ? await rangesOfLogTable(sql, head, until, batchSize)

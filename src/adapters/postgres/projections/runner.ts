@@ -1,7 +1,7 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../../application/ports/event-store.ts';
 import type { AppLogger } from '../../../application/ports/logger.ts';
 import type { Sql } from '../client.ts';
-import { isPostgresEventStore, type LogRange } from '../event-store.ts';
+import { type LogRange, logTableOn } from '../event-store.ts';
 import { balancesProjection } from './balances.ts';
 import { historyProjection } from './history.ts';
 import {
@@ -141,7 +141,7 @@ export function startProjectionRunner(options: {
         };
         const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
         subscription =
-          isPostgresEventStore(store) && store.sql === sql && options.readLogTable !== false
+          options.readLogTable !== false && logTableOn(store, sql)
             ? store.followLog({ after: position, span: batchSize, handle: (range) => apply(rangeOf(range)) })
             : store.subscribe({ after: position, batchSize, handle: (events) => apply(batchOf(events)) });
         if (stopping) await subscription.stop();
