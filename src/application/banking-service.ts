@@ -4,6 +4,7 @@ import {
   type AccountState,
   accountDecider,
   accountStreamName,
+  type CashCommandData,
 } from '../domain/account/index.ts';
 import { DomainError } from '../domain/errors.ts';
 import { assertAmount } from '../domain/money.ts';
@@ -73,6 +74,11 @@ export function createBankingService(deps: BankingServiceDeps) {
     return { state, position, revision };
   };
 
+  const cashData = ({ operationId, ...movement }: CashInput): CashCommandData =>
+    operationId === undefined
+      ? movement
+      : { ...movement, operation: { id: operationId, at: clock.now().toISOString() } };
+
   const requireOpen = (accountId: string, state: AccountState) => {
     if (state.status === 'Unopened')
       throw new DomainError('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`);
@@ -111,14 +117,17 @@ export function createBankingService(deps: BankingServiceDeps) {
       }
     },
 
-    /** With an `operationId`, the same deposit sent again changes nothing (position null). */
+    /**
+     * With an `operationId`, the same deposit sent again is booked once (the repeat answers with
+     * position null); the id with another amount is refused (OPERATION_ID_REUSED).
+     */
     depositCash(input: CashInput, request: RequestContext) {
-      return onAccount(input.accountId, { type: 'DepositCash', data: input }, request);
+      return onAccount(input.accountId, { type: 'DepositCash', data: cashData(input) }, request);
     },
 
-    /** With an `operationId`, the same withdrawal sent again changes nothing (position null). */
+    /** As depositCash, for a withdrawal. */
     withdrawCash(input: CashInput, request: RequestContext) {
-      return onAccount(input.accountId, { type: 'WithdrawCash', data: input }, request);
+      return onAccount(input.accountId, { type: 'WithdrawCash', data: cashData(input) }, request);
     },
 
     closeAccount(input: { accountId: string }, request: RequestContext) {

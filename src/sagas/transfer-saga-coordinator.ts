@@ -44,7 +44,7 @@ export type TransferSagaCoordinator = {
   stop(): Promise<void>;
   /** Handles a batch as the subscription would (tests drive redelivery with it). */
   handleBatch(events: RecordedEvent[]): Promise<void>;
-  /** Claims due deadlines and expires their transfers; returns how many were claimed. */
+  /** Claims due deadlines and has their sources void the debit; returns how many were claimed. */
   fireDueDeadlines(): Promise<number>;
 };
 
@@ -157,15 +157,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     const ctx = context(transferId, event.id);
     for (let attempt = 1; ; attempt++) {
       try {
-        await reactUntilSettled(transferId, async () => {
-          // An expiry changes what the event calls for (a debit that landed must now be refunded):
-          // react once more to the same event against the cancelled transfer.
-          for (let round = 0; round < 2; round++) {
-            const reaction = await reactTo(event, transferId);
-            await apply(reaction, ctx);
-            if (!reaction.commands.some((c) => c.command.type === 'ExpireTransfer')) break;
-          }
-        });
+        await reactUntilSettled(transferId, async () => apply(await reactTo(event, transferId), ctx));
         return;
       } catch (error) {
         if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
@@ -240,12 +232,14 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
       await inParallel(due, concurrency, async (transferId) => {
         const ctx = context(transferId, `deadline:${transferId}`);
         try {
-          await reactUntilSettled(transferId, async () => {
-            for (const command of onDeadline(transferId, now)) await execute(command, ctx);
-          });
           const { state } = await transfers.load(transferId);
-          // Still before the pivot means not yet due by the transfer's own deadline: the lease brings it back.
-          if (state.status !== 'Requested' && state.status !== 'CreditHeld')
+          const commands = onDeadline(state, now);
+          await reactUntilSettled(transferId, async () => {
+            for (const command of commands) await execute(command, ctx);
+          });
+          // The void (or the debit before it) decided the pivot, or the transfer has ended. Still
+          // before the pivot and no command means not yet due by its own deadline: the lease brings it back.
+          if (commands.length > 0 || (state.status !== 'Requested' && state.status !== 'CreditHeld'))
             await sagaStore.cancel(transferId);
         } catch (error) {
           logger.warn(

@@ -4,6 +4,7 @@ import type { Logger } from '../logging.ts';
 import type { Sql } from '../postgres/client.ts';
 import type { ReadModel } from '../postgres/read-model.ts';
 import type { Principal } from './auth.ts';
+import type { ClaimedKey } from './idempotency.ts';
 import type { Metrics } from './metrics.ts';
 
 /** What the HTTP adapter needs; built once in the composition root (src/main.ts). */
@@ -28,6 +29,6 @@ export type AppEnv = {
     principal: Principal;
     logger: Logger;
     correlationId?: string;
-    idempotencyKey?: string;
+    idempotencyKey?: ClaimedKey;
   };
 };

@@ -30,9 +30,18 @@ const slot = ({ principal, key }: { principal: string; key: string }) => `${prin
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** A UUID derived from (principal, key, purpose): a retried command gets the same aggregate id. */
-export function idFromKey(principal: string, key: string, purpose: string): string {
-  const bytes = createHash('sha256').update(`${principal}\n${key}\n${purpose}`).digest().subarray(0, 16);
+/** A request's Idempotency-Key as claimed: the key and its generation (see migration 0007). */
+export type ClaimedKey = { key: string; generation: string };
+
+/**
+ * A UUID derived from (principal, key, generation, purpose): a retried command gets the same
+ * aggregate or operation id for as long as its key lives; the key used again after it expired, a new one.
+ */
+export function idFromKey(principal: string, claimed: ClaimedKey, purpose: string): string {
+  const bytes = createHash('sha256')
+    .update(`${principal}\n${claimed.key}\n${claimed.generation}\n${purpose}`)
+    .digest()
+    .subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x80; // version 8: custom
   bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant
   const hex = bytes.toString('hex');
@@ -42,36 +51,39 @@ export function idFromKey(principal: string, key: string, purpose: string): stri
 /**
  * Idempotency-Key on POST (SPEC §6), kept in PostgreSQL per principal for `ttlHours`: the same key
  * and body replay the first response; another body → 422; the first still in flight → 409. The
- * key is claimed before the command runs, so concurrent duplicates run it once; a 5xx releases it.
+ * key is claimed before the command runs, so concurrent duplicates run it once; a 5xx releases it
+ * to a retry of the same body, which keeps the key's generation (the command may have been booked).
  * Claims and answers of concurrent requests each share one statement.
  */
 export function idempotency(
   sql: Sql,
   { ttlHours = 24, leaseSeconds = IN_FLIGHT_LEASE_SECONDS, heartbeatMs = HEARTBEAT_MS } = {},
 ): MiddlewareHandler<AppEnv> {
-  /** Claims of concurrent requests leave together; true where the request now holds its key. */
-  const claim = createBatcher<Claim, boolean>({
+  /** Claims of concurrent requests leave together; the key's generation where the request now holds it. */
+  const claim = createBatcher<Claim, string | null>({
     maxInFlight: 2,
     isolate: failedByItsInput,
     flush: async (claims) => {
       // One statement may touch a row once: a second request with the same key in the batch loses.
       const firsts = new Map<string, number>();
       for (const [i, c] of claims.entries()) if (!firsts.has(slot(c))) firsts.set(slot(c), i);
-      const rows = await sql<{ principal: string; key: string }[]>`
+      const rows = await sql<{ principal: string; key: string; generation: string }[]>`
         INSERT INTO idempotency_keys (principal, key, request_hash, expires_at)
         SELECT c.principal, c.key, c.request_hash, now() + make_interval(hours => ${ttlHours})
         FROM json_to_recordset(${JSON.stringify([...firsts.values()].map((i) => claims[i]))}::text::json)
              AS c(principal text, key text, request_hash text)
         ON CONFLICT (principal, key) DO UPDATE
           SET request_hash = excluded.request_hash, status_code = NULL, response_body = NULL,
-              content_type = NULL, created_at = now(), expires_at = excluded.expires_at
+              content_type = NULL, created_at = now(), expires_at = excluded.expires_at,
+              generation = CASE WHEN idempotency_keys.expires_at < now() THEN excluded.generation
+                                ELSE idempotency_keys.generation END
           WHERE idempotency_keys.expires_at < now()
              OR (idempotency_keys.status_code IS NULL
                  AND idempotency_keys.request_hash = excluded.request_hash
                  AND idempotency_keys.created_at < now() - make_interval(secs => ${leaseSeconds}))
-        RETURNING principal, key`;
-      const won = new Set(rows.map(slot));
-      return claims.map((c, i) => firsts.get(slot(c)) === i && won.has(slot(c)));
+        RETURNING principal, key, generation`;
+      const won = new Map(rows.map((row) => [slot(row), row.generation]));
+      return claims.map((c, i) => (firsts.get(slot(c)) === i ? (won.get(slot(c)) ?? null) : null));
     },
   });
 
@@ -115,10 +127,10 @@ export function idempotency(
     const hash = sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
     const mine: Claim = { principal, key, request_hash: hash };
 
-    let claimed = false;
-    for (let attempt = 0; attempt < 3 && !claimed; attempt++) {
-      claimed = await claim(mine);
-      if (claimed) break;
+    let generation: string | null = null;
+    for (let attempt = 0; attempt < 3 && generation === null; attempt++) {
+      generation = await claim(mine);
+      if (generation !== null) break;
       const [row] = await sql<
         {
           request_hash: string;
@@ -145,7 +157,7 @@ export function idempotency(
       });
     }
 
-    if (!claimed) throw inFlight();
+    if (generation === null) throw inFlight();
 
     // `created_at` doubles as the claim's heartbeat; `expires_at` moves with it (still ≥ 24 h).
     const held = sql`principal = ${principal} AND key = ${key} AND request_hash = ${hash} AND status_code IS NULL`;
@@ -156,16 +168,18 @@ export function idempotency(
         WHERE ${held}`.catch(() => {});
     }, heartbeatMs);
     heartbeat.unref();
-    c.set('idempotencyKey', key);
+    c.set('idempotencyKey', { key, generation });
     const answer = captureAnswer(c);
     try {
       await next();
     } finally {
       clearInterval(heartbeat);
     }
-    // A refusal (4xx) is an answer like any other and is replayed; a 5xx may not have run at all.
+    // A refusal (4xx) is an answer like any other and is replayed. A 5xx may or may not have been
+    // booked: the claim is released at once to a retry of the same body, which keeps the generation
+    // (so a booked command is recognised by its id, not booked again).
     if (c.res.status >= 500) {
-      await sql`DELETE FROM idempotency_keys WHERE ${held}`;
+      await sql`UPDATE idempotency_keys SET created_at = '-infinity' WHERE ${held}`;
       return;
     }
     await store({

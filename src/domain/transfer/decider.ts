@@ -53,14 +53,6 @@ export function decideTransfer(command: TransferCommand, state: TransferState): 
       if (transfer.status === 'Cancelled') return [];
       throw new DomainError('TRANSFER_PAST_PIVOT', 'The source is debited; the transfer only goes forward');
     }
-    case 'ExpireTransfer': {
-      const transfer = requireExisting(state);
-      const beforePivot = transfer.status === 'Requested' || transfer.status === 'CreditHeld';
-      // Written so that an unparseable time never counts as past the deadline.
-      const due = Date.parse(command.data.now) >= Date.parse(transfer.details.deadlineAt);
-      if (!beforePivot || !due) return [];
-      return [{ type: 'TransferCancelled', data: { transferId, reason: 'DEADLINE_EXPIRED' } }];
-    }
     case 'RecordCompensation': {
       const transfer = requireExisting(state);
       if (transfer.status !== 'Cancelled') {

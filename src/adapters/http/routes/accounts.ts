@@ -194,7 +194,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         accountId: id,
         amount: input.amount,
         ...(input.reference ? { reference: input.reference } : {}),
-        // A retry whose first answer was lost (a crash) is recognised by the account itself.
+        // A retry whose first answer was lost (a crash, a 5xx) is recognised by the account itself.
         ...(key ? { operationId: idFromKey(c.get('principal').sub, key, 'cash') } : {}),
       };
       const result =
