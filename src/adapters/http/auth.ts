@@ -6,6 +6,7 @@ import { sign, verify } from 'hono/jwt';
 import type { Config } from '../../config.ts';
 import type { AppEnv } from './context.ts';
 import { HttpProblem } from './problem.ts';
+import { isStorableText } from './schemas.ts';
 
 export type Role = 'customer' | 'operator';
 /** The authenticated caller: the JWT's `sub` and `role` (SPEC §9). */
@@ -93,6 +94,7 @@ export function authenticate(secret: string, now = () => Date.now()): Middleware
       typeof payload.sub !== 'string' ||
       payload.sub.length === 0 ||
       payload.sub.length > 200 ||
+      !isStorableText(payload.sub) ||
       (role !== 'customer' && role !== 'operator')
     ) {
       throw unauthorized('The token lacks a subject or has an unknown role');
