@@ -135,7 +135,15 @@ describe('no compensation is refused, nothing is stranded', () => {
     await deliver('TransferCreditHeld');
     bank.clock.advance(30_000);
     await coordinator.fireDueDeadlines(); // deadline
-    await deliver('TransferCreditRecorded'); // the late debit
+    // The late debit: sent before the deadline fired, it reaches the source after it.
+    await bank.banking.accounts.handle(
+      a,
+      {
+        type: 'DebitForTransfer',
+        data: { accountId: a, transferId, amount: MAX_AMOUNT, currency: 'EUR', toAccountId: b },
+      },
+      bank.banking.commandContext(request, transferId),
+    );
     // The old code let this deposit fill the room the late debit had made, and the refund then threw.
     // The void kept the debit out, so the deposit is refused at the edge instead (a 422, nothing written).
     await expect(
