@@ -7,8 +7,9 @@ import {
   type CashCommandData,
 } from '../domain/account/index.ts';
 import { DomainError } from '../domain/errors.ts';
-import { assertAmount } from '../domain/money.ts';
 import {
+  assertTransferRoute,
+  currencyOfTransfer,
   type TransferCommand,
   type TransferDetails,
   type TransferEvent,
@@ -78,13 +79,6 @@ export function createBankingService(deps: BankingServiceDeps) {
     operationId === undefined
       ? movement
       : { ...movement, operation: { id: operationId, at: clock.now().toISOString() } };
-
-  const requireOpen = (accountId: string, state: AccountState) => {
-    if (state.status === 'Unopened')
-      throw new DomainError('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`);
-    if (state.status === 'Closed') throw new DomainError('ACCOUNT_CLOSED', `Account ${accountId} is closed`);
-    return state;
-  };
 
   return {
     accounts,
@@ -162,24 +156,16 @@ export function createBankingService(deps: BankingServiceDeps) {
         details.amount === input.amount &&
         details.reference === input.reference;
       try {
-        assertAmount(input.amount);
+        assertTransferRoute(input);
         // As this process last knew them: what is checked here (they exist, are open, share a
         // currency, whose they are) is re-checked by the saga against the accounts themselves,
         // and only a close made by another instance a moment ago could be missed here.
         const [from, to] = await Promise.all([
           accounts.recall(input.fromAccountId),
-          input.toAccountId === input.fromAccountId ? null : accounts.recall(input.toAccountId),
+          accounts.recall(input.toAccountId),
         ]);
         options.authorize?.(from.state);
-        if (to === null) throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
-        const source = requireOpen(input.fromAccountId, from.state);
-        const destination = requireOpen(input.toAccountId, to.state);
-        if (source.currency !== destination.currency) {
-          throw new DomainError(
-            'CURRENCY_MISMATCH',
-            `Cannot transfer ${source.currency} to an account in ${destination.currency}`,
-          );
-        }
+        const currency = currencyOfTransfer(input, from.state, to.state);
         const now = clock.now();
         const command: TransferCommand = {
           type: 'RequestTransfer',
@@ -188,7 +174,7 @@ export function createBankingService(deps: BankingServiceDeps) {
             fromAccountId: input.fromAccountId,
             toAccountId: input.toAccountId,
             amount: input.amount,
-            currency: source.currency,
+            currency,
             ...(input.reference === undefined ? {} : { reference: input.reference }),
             deadlineAt: new Date(now.getTime() + deps.transferDeadlineMs).toISOString(),
           },

@@ -12,6 +12,13 @@ export type Role = 'customer' | 'operator';
 /** The authenticated caller: the JWT's `sub` and `role` (SPEC §9). */
 export type Principal = { sub: string; role: Role };
 
+/**
+ * SPEC §9's one access rule: an operator may see and act on every account, a customer on its own.
+ * An unknown owner (no such account) is refused too; callers answer 404 so existence is not leaked.
+ */
+export const mayAccess = (principal: Principal, ownerId: string | null | undefined): boolean =>
+  ownerId !== null && ownerId !== undefined && (principal.role === 'operator' || ownerId === principal.sub);
+
 const ALGORITHM = 'HS256';
 
 /**

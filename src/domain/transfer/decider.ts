@@ -1,8 +1,9 @@
 import { assertNever, type Decider } from '../decider.ts';
 import { DomainError } from '../errors.ts';
-import { assertAmount, assertCurrency } from '../money.ts';
+import { assertCurrency } from '../money.ts';
 import type { TransferCommand } from './commands.ts';
 import type { TransferEvent } from './events.ts';
+import { assertTransferRoute } from './request.ts';
 import { type ExistingTransfer, initialTransferState, type TransferState } from './state.ts';
 
 const requireExisting = (state: TransferState): ExistingTransfer => {
@@ -18,12 +19,8 @@ export function decideTransfer(command: TransferCommand, state: TransferState): 
   switch (command.type) {
     case 'RequestTransfer': {
       if (state.status !== 'None') throw new DomainError('TRANSFER_ALREADY_EXISTS', 'The transfer exists');
-      const { fromAccountId, toAccountId, amount, currency } = command.data;
-      assertAmount(amount);
-      assertCurrency(currency);
-      if (fromAccountId === toAccountId) {
-        throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
-      }
+      assertTransferRoute(command.data);
+      assertCurrency(command.data.currency);
       return [{ type: 'TransferRequested', data: command.data }];
     }
     case 'RecordCreditHeld': {

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AccountState } from '../../../domain/account/index.ts';
 import { decodeCursor } from '../../postgres/read-model.ts';
+import { mayAccess } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { HttpProblem, notFound } from '../problem.ts';
 import { ProblemSchema } from '../schemas.ts';
@@ -37,8 +38,7 @@ export const PostHeaders = z.object({
 
 /** Refuses an account the caller may not act on: unknown or someone else's → 404 (existence is not leaked). */
 export function requireAccess(c: Context<AppEnv>, accountId: string, state: AccountState): void {
-  const principal = c.get('principal');
-  if (state.status === 'Unopened' || (principal.role !== 'operator' && state.ownerId !== principal.sub)) {
+  if (state.status === 'Unopened' || !mayAccess(c.get('principal'), state.ownerId)) {
     throw notFound('Account', accountId);
   }
 }
