@@ -56,7 +56,10 @@ export function createAmqpPublisher(options: { url: string; exchange: string }):
       try {
         const channel = await connection.createConfirmChannel();
         channel.on('error', () => {});
-        channel.on('close', () => fail(new Error('the broker closed the publishing channel')));
+        // A lost connection closes its channels first: let the connection's reason win.
+        channel.on('close', () =>
+          setImmediate(() => fail(new Error('the broker closed the publishing channel'))),
+        );
         await channel.assertExchange(exchange, 'topic', { durable: true });
 
         const publishOne = (event: IntegrationEvent, confirmed: (error: unknown) => void): boolean => {
