@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { createAmqpPublisher } from './adapters/amqp/publisher.ts';
 import { startDeadlineJob } from './adapters/cron/deadline-job.ts';
 import { createEventStoreDBStore } from './adapters/eventstoredb/event-store.ts';
 import { createHttpApp } from './adapters/http/app.ts';
@@ -16,6 +17,7 @@ import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
 import { createBankingService } from './application/banking-service.ts';
+import { createIntegrationRelay } from './application/integration-relay.ts';
 import { systemClock } from './application/ports/clock.ts';
 import type { EventStore } from './application/ports/event-store.ts';
 import { randomIds } from './application/ports/ids.ts';
@@ -81,6 +83,14 @@ export async function startService(
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
   const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
   const readModel = createReadModel(sql, { store });
+  const relay = config.BROKER_URL
+    ? createIntegrationRelay({
+        store,
+        publisher: createAmqpPublisher({ url: config.BROKER_URL, exchange: config.BROKER_EXCHANGE }),
+        logger: logger.child({ component: 'relay' }),
+      })
+    : undefined;
+  relay?.start();
   const sweepKeys = () => void sweepIdempotencyKeys(sql).catch(() => {});
   sweepKeys();
   const sweep = setInterval(sweepKeys, SWEEP_EVERY_MS);
@@ -92,6 +102,7 @@ export async function startService(
     await deadlineJob.stop();
     await coordinator.stop();
     await projections.stop();
+    await relay?.stop();
     await readModel.close();
     await store.close();
     await sql.end({ timeout: 5 });
@@ -117,6 +128,7 @@ export async function startService(
       metrics: createMetrics(),
       jwtSecret,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+      ...(relay ? { relay } : {}),
     });
     hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
+import type { RelayStatus } from '../../application/integration-relay.ts';
 import { EventStoreUnavailableError } from '../../application/ports/event-store.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { isConnectionError } from '../postgres/client.ts';
@@ -211,6 +212,33 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
   return app;
 }
 
+const relayReport = (status: RelayStatus, head: number, position: number) => ({
+  ...status,
+  position,
+  lag: Math.max(0, head - position),
+});
+
+/** The relay's counters (since this process started) and whether it is connected. */
+const relayCounters = (status: RelayStatus) => [
+  {
+    name: 'esbank_relay_published_total',
+    help: 'Integration events handed to the broker',
+    type: 'counter' as const,
+    values: [{ labels: {}, value: status.published }],
+  },
+  {
+    name: 'esbank_relay_confirmed_total',
+    help: 'Integration events the broker confirmed',
+    type: 'counter' as const,
+    values: [{ labels: {}, value: status.confirmed }],
+  },
+  {
+    name: 'esbank_relay_connected',
+    help: '1 while the integration relay has a broker session',
+    values: [{ labels: {}, value: status.state === 'connected' ? 1 : 0 }],
+  },
+];
+
 function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
 
@@ -231,8 +259,8 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         { 'Retry-After': '1' },
       );
     try {
-      const [head, checkpoints] = await Promise.race([
-        Promise.all([deps.store.headPosition(), deps.readModel.checkpoints()]),
+      const [head, checkpoints, relayPosition] = await Promise.race([
+        Promise.all([deps.store.headPosition(), deps.readModel.checkpoints(), deps.relay?.checkpoint()]),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('the readiness check timed out')), READY_TIMEOUT_MS);
         }),
@@ -254,7 +282,16 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           },
         );
       }
-      return c.json({ status: 'ready', headPosition: head, projections });
+      const relay = deps.relay && relayReport(deps.relay.status(), head, relayPosition ?? 0);
+      if (relay && relay.state !== 'connected') {
+        return notReady(
+          `The integration relay cannot publish to ${relay.target}: ${relay.error ?? relay.state}`,
+          {
+            relay,
+          },
+        );
+      }
+      return c.json({ status: 'ready', headPosition: head, projections, ...(relay ? { relay } : {}) });
     } catch (error) {
       c.get('logger')?.warn({ err: error }, 'not ready');
       return notReady('The database is unreachable or too slow to answer');
@@ -265,6 +302,7 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
 
   app.get('/metrics', async (c) => {
     const gauges = [];
+    if (deps.relay) gauges.push(...relayCounters(deps.relay.status()));
     try {
       const [head, checkpoints, byStatus] = await Promise.all([
         deps.store.headPosition(),
@@ -278,6 +316,13 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         help: 'Transfers by status (read model)',
         values: byStatus.map((row) => ({ labels: { status: row.status }, value: row.count })),
       });
+      if (deps.relay) {
+        gauges.push({
+          name: 'esbank_relay_lag_events',
+          help: 'Log positions between the head and the integration relay checkpoint',
+          values: [{ labels: {}, value: Math.max(0, head - (await deps.relay.checkpoint())) }],
+        });
+      }
       gauges.push({
         name: 'esbank_projection_lag_events',
         help: 'Events between the log head and each projection',

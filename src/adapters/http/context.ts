@@ -1,4 +1,5 @@
 import type { BankingService } from '../../application/banking-service.ts';
+import type { IntegrationRelay } from '../../application/integration-relay.ts';
 import type { EventStore } from '../../application/ports/event-store.ts';
 import type { Logger } from '../logging.ts';
 import type { Sql } from '../postgres/client.ts';
@@ -19,6 +20,8 @@ export type HttpDeps = {
   rateLimitPerMinute: number;
   /** How long a query waits for the read model to reach `minPosition` (or the log head). */
   readWaitMs?: number;
+  /** The integration relay, when BROKER_URL is set: readiness and metrics report it. */
+  relay?: Pick<IntegrationRelay, 'status' | 'checkpoint'>;
   /** /health/ready answers 503 while a projection trails the log head by more events than this. */
   maxReadyLag?: number;
 };
