@@ -1,119 +1,39 @@
 import {
   type AllStreamRecordedEvent,
   type AllStreamSubscription,
-  ANY,
   BACKWARDS,
   type Direction,
   END,
-  type ExpectedRevision as EsdbExpectedRevision,
   EventStoreDBClient,
   FORWARDS,
   type JSONType,
   jsonEvent,
-  NO_STREAM,
-  type Position,
-  type ReadPosition,
-  type ResolvedEvent,
   START,
   StreamNotFoundError,
   streamNameFilter,
-  UnavailableError,
-  WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import {
-  type EventMetadata,
   type EventStore,
   EventStoreUnavailableError,
-  type ExpectedRevision,
   type ReadAllOptions,
   type RecordedEvent,
   type Snapshot,
   type SubscribeOptions,
   type Subscription,
-  WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
+import { withStoreErrors } from './errors.ts';
+import {
+  checkpointStreamName,
+  INTERNAL_PREFIXES,
+  isApplicationEvent,
+  numberToPosition,
+  positionToNumber,
+  snapshotStreamName,
+  toEsdbExpectedRevision,
+  toRecordedEvent,
+} from './records.ts';
 
 const DEFAULT_BATCH_SIZE = 500;
-/** gRPC status UNAVAILABLE: what a call fails with when no server answers. */
-const GRPC_UNAVAILABLE = 14;
-
-export const snapshotStreamName = (streamName: string): string => `snapshot-${streamName}`;
-export const checkpointStreamName = (name: string): string => `checkpoint-${name}`;
-
-/** Streams this adapter keeps for itself; readers of the global log never see them. */
-const INTERNAL_PREFIXES = ['snapshot-', 'checkpoint-'];
-
-/** Our events: not system ones (`$` streams or types) and not our snapshot or checkpoint streams. */
-export const isApplicationEvent = (streamId: string, type: string): boolean =>
-  !streamId.startsWith('$') &&
-  !type.startsWith('$') &&
-  !INTERNAL_PREFIXES.some((p) => streamId.startsWith(p));
-
-/**
- * Global position = the commit position, as a JS number. For non-transactional writes (the only
- * kind the gRPC API makes) commit and prepare positions are equal, so a number maps back to a
- * full Position. Positions are byte offsets in the transaction log: exact up to 2^53 (8 PiB).
- */
-export const positionToNumber = (position: Position): number => Number(position.commit);
-
-export const numberToPosition = (position: number): ReadPosition =>
-  position <= 0 ? START : { commit: BigInt(position), prepare: BigInt(position) };
-
-export const toEsdbExpectedRevision = (expected: ExpectedRevision): EsdbExpectedRevision =>
-  expected === 'no_stream' ? NO_STREAM : expected === 'any' ? ANY : BigInt(expected);
-
-/** Maps client errors onto the port's errors; anything else passes through unchanged. */
-export function toStoreError(
-  error: unknown,
-  streamName = 'unknown',
-  expected: ExpectedRevision = 'any',
-): unknown {
-  if (error instanceof WrongExpectedVersionError) {
-    const actual = error.actualVersion;
-    return new WrongExpectedRevisionError(
-      error.streamName || streamName,
-      expected,
-      typeof actual === 'bigint' ? Number(actual) : actual === NO_STREAM ? 'no_stream' : 'unknown',
-    );
-  }
-  const grpcCode = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-  if (error instanceof UnavailableError || grpcCode === GRPC_UNAVAILABLE) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return new EventStoreUnavailableError(`EventStoreDB is unavailable: ${reason}`, { cause: error });
-  }
-  return error;
-}
-
-const withStoreErrors = async <T>(
-  work: () => Promise<T>,
-  streamName?: string,
-  expected?: ExpectedRevision,
-) => {
-  try {
-    return await work();
-  } catch (error) {
-    throw toStoreError(error, streamName, expected);
-  }
-};
-
-function toRecordedEvent(
-  event: AllStreamRecordedEvent | NonNullable<ResolvedEvent['event']>,
-  commit?: bigint,
-) {
-  const position = event.position?.commit ?? commit;
-  if (position === undefined)
-    throw new Error('EventStoreDB returned no position: a server >= 22.6 is needed');
-  const recorded: RecordedEvent = {
-    id: event.id,
-    type: event.type,
-    data: event.data as Record<string, unknown>,
-    metadata: event.metadata as EventMetadata,
-    streamName: event.streamId,
-    revision: Number(event.revision),
-    position: Number(position),
-  };
-  return recorded;
-}
 
 /**
  * The EventStore port on EventStoreDB (gRPC client v6). Pass a connection string (the store then
