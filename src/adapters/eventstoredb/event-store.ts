@@ -21,7 +21,8 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../../application/ports/event-store.ts';
-import { withStoreErrors } from './errors.ts';
+import { appendToStream } from './append.ts';
+import { DEFAULT_RETRY, type RetryPolicy, toStoreError, withRetries } from './errors.ts';
 import {
   checkpointStreamName,
   INTERNAL_PREFIXES,
@@ -29,7 +30,6 @@ import {
   numberToPosition,
   positionToNumber,
   snapshotStreamName,
-  toEsdbExpectedRevision,
   toRecordedEvent,
 } from './records.ts';
 
@@ -40,7 +40,11 @@ const DEFAULT_BATCH_SIZE = 500;
  * owns the client and disposes it on close) or a client you own. Snapshots and checkpoints live in
  * companion streams capped to their latest event (`maxCount: 1`).
  */
-export function createEventStoreDBStore(connection: string | EventStoreDBClient): EventStore {
+export function createEventStoreDBStore(
+  connection: string | EventStoreDBClient,
+  { retry = DEFAULT_RETRY }: { retry?: RetryPolicy } = {},
+): EventStore {
+  const retrying = <T>(work: () => Promise<T>) => withRetries(retry, work);
   const ownsClient = typeof connection === 'string';
   const client =
     typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
@@ -163,10 +167,14 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
       if (!stopping) throw new EventStoreUnavailableError('EventStoreDB ended the live subscription');
     };
 
-    const done = withStoreErrors(loop).finally(async () => {
-      running.delete(subscription);
-      await live?.unsubscribe().catch(() => {});
-    });
+    const done = loop()
+      .catch((error) => {
+        throw toStoreError(error);
+      })
+      .finally(async () => {
+        running.delete(subscription);
+        await live?.unsubscribe().catch(() => {});
+      });
     // The owner watches `done`; an unobserved failure must not crash the process.
     done.catch(() => {});
     const subscription: Subscription = {
@@ -182,26 +190,10 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
   }
 
   const store: EventStore = {
-    append: (streamName, events, expected) =>
-      withStoreErrors(
-        async () => {
-          const result = await client.appendToStream(
-            streamName,
-            events.map(({ id, type, data, metadata }) => jsonEvent({ id, type, data, metadata })),
-            { expectedRevision: toEsdbExpectedRevision(expected) },
-          );
-          if (!result.position) throw new Error('EventStoreDB returned no position for the append');
-          return {
-            nextExpectedRevision: Number(result.nextExpectedRevision),
-            position: positionToNumber(result.position),
-          };
-        },
-        streamName,
-        expected,
-      ),
+    append: (streamName, events, expected) => appendToStream(client, streamName, events, expected, retry),
 
     readStream: (streamName, { fromRevision = 0, maxCount } = {}) =>
-      withStoreErrors(async () => {
+      retrying(async () => {
         if (maxCount !== undefined && maxCount <= 0) return [];
         const events: RecordedEvent[] = [];
         try {
@@ -216,28 +208,28 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
           throw error;
         }
         return events;
-      }, streamName),
+      }),
 
-    readAll: (options) => withStoreErrors(() => readAll(options)),
-    headPosition: () => withStoreErrors(headPosition),
+    readAll: (options) => retrying(() => readAll(options)),
+    headPosition: () => retrying(headPosition),
     // The server assigns $all positions at commit: the newest visible event is the newest committed.
-    lastPosition: () => withStoreErrors(headPosition),
+    lastPosition: () => retrying(headPosition),
     subscribe,
 
     readCheckpoint: (name) =>
-      withStoreErrors(async () => {
+      retrying(async () => {
         const latest = await readLatest(checkpointStreamName(name));
         return latest === null ? null : Number(latest.position);
       }),
 
     storeCheckpoint: (name, position) =>
-      withStoreErrors(() => writeLatest(checkpointStreamName(name), 'CheckpointStored', { position })),
+      retrying(() => writeLatest(checkpointStreamName(name), 'CheckpointStored', { position })),
 
     readSnapshot: (streamName) =>
-      withStoreErrors(async () => (await readLatest(snapshotStreamName(streamName))) as Snapshot | null),
+      retrying(async () => (await readLatest(snapshotStreamName(streamName))) as Snapshot | null),
 
     writeSnapshot: (streamName, snapshot) =>
-      withStoreErrors(() =>
+      retrying(() =>
         writeLatest(snapshotStreamName(streamName), 'SnapshotTaken', snapshot as unknown as JSONType),
       ),
 
