@@ -8,9 +8,11 @@ import {
   FORWARDS,
   type JSONType,
   jsonEvent,
+  NO_STREAM,
   START,
   StreamNotFoundError,
   streamNameFilter,
+  WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import {
   type EventStore,
@@ -34,6 +36,8 @@ import {
 } from './records.ts';
 
 const DEFAULT_BATCH_SIZE = 500;
+/** Companion streams known capped in this process; forgetting one costs one refused metadata write. */
+const CAPPED_MEMO_SIZE = 10_000;
 
 /**
  * The EventStore port on EventStoreDB (gRPC client v6). Pass a connection string (the store then
@@ -49,6 +53,7 @@ export function createEventStoreDBStore(
   const client =
     typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
   const running = new Set<Subscription>();
+  const capped = new Set<string>();
 
   /**
    * Up to `maxCount` events of `$all` strictly beyond `from` (after it reading forwards, before it
@@ -114,10 +119,23 @@ export function createEventStoreDBStore(
     }
   }
 
-  /** Appends to a companion stream that keeps only its latest event (capped on the first write). */
+  /**
+   * Appends to a companion stream that keeps only its latest event. The cap goes on first, once per
+   * stream and process, and is written with `no_stream` on the metadata stream: a failure between the
+   * two calls leaves no stream uncapped, and setting it again (another process, a restart) writes
+   * nothing (a conflict, thrown or `{success:false}` with throwOnAppendFailure=false, means: capped).
+   */
   async function writeLatest(streamName: string, type: string, data: JSONType) {
-    const result = await client.appendToStream(streamName, jsonEvent({ type, data }));
-    if (result.nextExpectedRevision === 0n) await client.setStreamMetadata(streamName, { maxCount: 1 });
+    if (!capped.has(streamName)) {
+      try {
+        await client.setStreamMetadata(streamName, { maxCount: 1 }, { expectedRevision: NO_STREAM });
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+      }
+      if (capped.size >= CAPPED_MEMO_SIZE) capped.clear();
+      capped.add(streamName);
+    }
+    await client.appendToStream(streamName, jsonEvent({ type, data }));
   }
 
   function subscribe({
