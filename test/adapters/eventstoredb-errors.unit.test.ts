@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   CancelledError,
   DeadlineExceededError,
@@ -12,24 +11,11 @@ import { AppendOutcomeUnknownError, toStoreError } from '../../src/adapters/even
 import { createEventStoreDBStore } from '../../src/adapters/eventstoredb/event-store.ts';
 import {
   EventStoreUnavailableError,
-  type NewEvent,
   WrongExpectedRevisionError,
 } from '../../src/application/ports/event-store.ts';
-import { createStubClient } from './eventstoredb-stub-client.ts';
+import { createStubClient, newEvent } from './eventstoredb-stub-client.ts';
 
 const NO_WAIT = { attempts: 3, delayMs: () => 0 };
-
-const newEvent = (type = 'CashDeposited'): NewEvent => ({
-  id: randomUUID(),
-  type,
-  data: { amount: 1 },
-  metadata: {
-    correlationId: 'c',
-    causationId: 'c',
-    occurredAt: '2030-01-01T00:00:00.000Z',
-    schemaVersion: 1,
-  },
-});
 
 /** As the 6.2.1 client builds them from a gRPC ServiceError (dist/utils/CommandError.js). */
 const serviceError = (code: number, details: string, metadata: Record<string, string> = {}) =>

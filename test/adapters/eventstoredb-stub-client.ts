@@ -10,6 +10,7 @@ import {
   TimeoutError,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
+import type { NewEvent } from '../../src/application/ports/event-store.ts';
 
 /**
  * An in-memory stand-in for `EventStoreDBClient` 6.2.1, written to what its sources say the client
@@ -282,6 +283,10 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
     },
     /** The next call of `op` fails with `error`; `landed`: the write happens before the failure. */
     failNext: (op: Op, error: Error, { landed = false } = {}) => faults.push({ op, error, landed }),
+    /** The server ends every live subscription with `error` (as ConsumerTooSlow does). */
+    dropLive: (error: Error) => {
+      for (const subscription of subscriptions) subscription.destroy(error);
+    },
     /** Live subscriptions open now. */
     openSubscriptions: () => [...subscriptions],
     resetWire: () => Object.assign(wire, { readAll: 0, readStream: 0, subscribeToAll: 0 }),
@@ -289,3 +294,16 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
 }
 
 export type StubClient = ReturnType<typeof createStubClient>;
+
+/** A new application event for the tests that drive a store on the stub. */
+export const newEvent = (type = 'CashDeposited'): NewEvent => ({
+  id: crypto.randomUUID(),
+  type,
+  data: { amount: 1 },
+  metadata: {
+    correlationId: 'c',
+    causationId: 'c',
+    occurredAt: '2030-01-01T00:00:00.000Z',
+    schemaVersion: 1,
+  },
+});

@@ -1,6 +1,5 @@
 import {
   type AllStreamRecordedEvent,
-  type AllStreamSubscription,
   BACKWARDS,
   type Direction,
   END,
@@ -11,29 +10,27 @@ import {
   NO_STREAM,
   START,
   StreamNotFoundError,
-  streamNameFilter,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
-import {
-  type EventStore,
-  EventStoreUnavailableError,
-  type ReadAllOptions,
-  type RecordedEvent,
-  type Snapshot,
-  type SubscribeOptions,
-  type Subscription,
+import type {
+  EventStore,
+  ReadAllOptions,
+  RecordedEvent,
+  Snapshot,
+  SubscribeOptions,
+  Subscription,
 } from '../../application/ports/event-store.ts';
 import { appendToStream } from './append.ts';
-import { DEFAULT_RETRY, type RetryPolicy, toStoreError, withRetries } from './errors.ts';
+import { DEFAULT_RETRY, type RetryPolicy, withRetries } from './errors.ts';
 import {
   checkpointStreamName,
-  INTERNAL_PREFIXES,
   isApplicationEvent,
   numberToPosition,
   positionToNumber,
   snapshotStreamName,
   toRecordedEvent,
 } from './records.ts';
+import { subscribeToLog } from './subscription.ts';
 
 const DEFAULT_BATCH_SIZE = 500;
 /** Companion streams known capped in this process; forgetting one costs one refused metadata write. */
@@ -138,72 +135,10 @@ export function createEventStoreDBStore(
     await client.appendToStream(streamName, jsonEvent({ type, data }));
   }
 
-  function subscribe({
-    checkpoint,
-    after = 0,
-    batchSize,
-    eventTypes,
-    handle,
-  }: SubscribeOptions): Subscription {
-    let stopping = false;
-    let live: AllStreamSubscription | null = null;
-    const types = eventTypes ? new Set(eventTypes) : null;
-
-    const loop = async () => {
-      let position = (checkpoint === undefined ? null : await store.readCheckpoint(checkpoint)) ?? after;
-      const handled = async (events: RecordedEvent[]) => {
-        await handle(events);
-        position = events.at(-1)!.position;
-        if (checkpoint !== undefined) await store.storeCheckpoint(checkpoint, position);
-      };
-      // Catch up in batches from the global log, then follow it live from where the batches ended.
-      for (;;) {
-        if (stopping) return;
-        const batch = await readAll({ after: position, batchSize, eventTypes });
-        if (batch.length === 0) break;
-        await handled(batch);
-      }
-      if (stopping) return;
-      live = client.subscribeToAll({
-        fromPosition: numberToPosition(position),
-        filter: streamNameFilter({ regex: `^(?!\\$|${INTERNAL_PREFIXES.join('|')})` }),
-      });
-      try {
-        for await (const resolved of live) {
-          if (stopping) return;
-          const event = resolved.event;
-          if (!event || !isApplicationEvent(event.streamId, event.type) || (types && !types.has(event.type)))
-            continue;
-          // Subscriptions start after the given position; the guard keeps that true whatever the server does.
-          if (positionToNumber(event.position) <= position) continue;
-          await handled([toRecordedEvent(event)]);
-        }
-      } catch (error) {
-        // Unsubscribing cancels the call; that is how a stop ends the live phase, not a failure.
-        if (!stopping) throw error;
-      }
-      if (!stopping) throw new EventStoreUnavailableError('EventStoreDB ended the live subscription');
-    };
-
-    const done = loop()
-      .catch((error) => {
-        throw toStoreError(error);
-      })
-      .finally(async () => {
-        running.delete(subscription);
-        await live?.unsubscribe().catch(() => {});
-      });
-    // The owner watches `done`; an unobserved failure must not crash the process.
-    done.catch(() => {});
-    const subscription: Subscription = {
-      async stop() {
-        stopping = true;
-        await live?.unsubscribe().catch(() => {});
-        await done.catch(() => {});
-      },
-      done,
-    };
+  function subscribe(options: SubscribeOptions): Subscription {
+    const subscription = subscribeToLog({ client, store }, options);
     running.add(subscription);
+    subscription.done.finally(() => running.delete(subscription)).catch(() => {});
     return subscription;
   }
 
