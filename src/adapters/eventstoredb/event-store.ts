@@ -33,6 +33,8 @@ import {
 import { subscribeToLog } from './subscription.ts';
 
 const DEFAULT_BATCH_SIZE = 500;
+/** The first page `headPosition` reads back from the end of `$all`; the next ones grow eightfold. */
+const HEAD_FIRST_PAGE = 8;
 /** Companion streams known capped in this process; forgetting one costs one refused metadata write. */
 const CAPPED_MEMO_SIZE = 10_000;
 
@@ -62,7 +64,8 @@ export function createEventStoreDBStore(
     const beyond = (position: number) => from === 'edge' || (forwards ? position > from : position < from);
     const page: AllStreamRecordedEvent[] = [];
     // A read from a position includes the event at that position: ask for one more and skip it.
-    for await (const resolved of client.readAll({ fromPosition, maxCount: maxCount + 1, direction })) {
+    const count = from === 'edge' ? maxCount : maxCount + 1;
+    for await (const resolved of client.readAll({ fromPosition, maxCount: count, direction })) {
       if (resolved.event && beyond(positionToNumber(resolved.event.position))) page.push(resolved.event);
     }
     return page.slice(0, maxCount);
@@ -89,13 +92,22 @@ export function createEventStoreDBStore(
     return batch;
   }
 
+  /**
+   * The head a reader can see is the newest application event: page back past system and internal
+   * ones. Client 6.2.1 cannot filter a read of `$all` on the server (readAll.js always sends
+   * NoFilter), so the pages start small and grow: at the top of a running log only a few checkpoint
+   * and `$stats` events sit above the newest application event.
+   */
   async function headPosition() {
-    // The head a reader can see is the newest application event: page back past system and internal ones.
-    for (let cursor: number | 'edge' = 'edge'; ; ) {
-      const page = await readAllPage(cursor, DEFAULT_BATCH_SIZE, BACKWARDS);
+    for (
+      let cursor: number | 'edge' = 'edge', size = HEAD_FIRST_PAGE;
+      ;
+      size = Math.min(size * 8, DEFAULT_BATCH_SIZE)
+    ) {
+      const page = await readAllPage(cursor, size, BACKWARDS);
       const newest = page.find((event) => isApplicationEvent(event.streamId, event.type));
       if (newest) return positionToNumber(newest.position);
-      if (page.length < DEFAULT_BATCH_SIZE) return 0;
+      if (page.length < size) return 0;
       cursor = positionToNumber(page.at(-1)!.position);
     }
   }
