@@ -138,6 +138,7 @@ export function toIntegrationEvent(event: RecordedEvent, opening: RecordedEvent)
     case 'TransferCreditCancelled':
     case 'TransferDebited':
     case 'TransferDebitRejected':
+    case 'TransferDebitVoided':
     case 'TransferDebitRefunded':
     case 'TransferCreditRecorded':
     case 'TransferDebitRecorded':
