@@ -161,8 +161,8 @@ export function createBankingService(deps: BankingServiceDeps) {
         // currency, whose they are) is re-checked by the saga against the accounts themselves,
         // and only a close made by another instance a moment ago could be missed here.
         const [from, to] = await Promise.all([
-          accounts.recall(input.fromAccountId),
-          accounts.recall(input.toAccountId),
+          accounts.lastKnown(input.fromAccountId),
+          accounts.lastKnown(input.toAccountId),
         ]);
         options.authorize?.(from.state);
         const currency = currencyOfTransfer(input, from.state, to.state);
@@ -198,8 +198,8 @@ export function createBankingService(deps: BankingServiceDeps) {
     },
 
     loadAccount: (accountId: string) => accounts.load(accountId),
-    /** The account as this process last knew it (see AggregateRepository.recall). */
-    recallAccount: (accountId: string) => accounts.recall(accountId),
+    /** The account as this process last knew it (see state-cache.ts: lastKnown). */
+    lastKnownAccount: (accountId: string) => accounts.lastKnown(accountId),
     loadTransfer: (transferId: string) => transfers.load(transferId),
   };
 }

@@ -146,7 +146,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
    * answer is only taken from the transfer read afresh.
    */
   async function reactTo(event: SagaEvent, transferId: string): Promise<SagaReaction> {
-    const known = react(event, (await transfers.recall(transferId)).state, clock.now());
+    const known = react(event, (await transfers.lastKnown(transferId)).state, clock.now());
     if (known.commands.length > 0 || known.deadlines.length > 0) return known;
     return react(event, (await transfers.load(transferId)).state, clock.now());
   }

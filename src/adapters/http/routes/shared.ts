@@ -48,7 +48,7 @@ export function requireAccess(c: Context<AppEnv>, accountId: string, state: Acco
  * it exists never change once it is opened, so the state this process last knew answers it.
  */
 export async function requireAccessTo(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
-  const { state } = await deps.banking.recallAccount(accountId);
+  const { state } = await deps.banking.lastKnownAccount(accountId);
   requireAccess(c, accountId, state);
 }
 
