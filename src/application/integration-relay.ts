@@ -2,6 +2,7 @@ import { type IntegrationEvent, PUBLISHED_EVENT_TYPES, toIntegrationEvent } from
 import type { EventPublisher, PublisherSession } from './ports/event-publisher.ts';
 import type { EventStore, RecordedEvent, Subscription } from './ports/event-store.ts';
 import type { AppLogger } from './ports/logger.ts';
+import { backoff, keepRunning } from './retry.ts';
 
 export type RelayStatus = {
   /** `connected`: a broker session is open and the relay follows the log; otherwise it is (re)connecting. */
@@ -35,15 +36,6 @@ function whenAborted(signal: AbortSignal) {
     if (signal.aborted) resolve();
   });
   return { aborted, dispose };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-async function sleep(ms: number, signal: AbortSignal) {
-  const { aborted, dispose } = whenAborted(signal);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([aborted, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-  dispose();
 }
 
 /**
@@ -108,8 +100,9 @@ export function createIntegrationRelay(deps: {
   }
 
   /** One session: connect, then follow the log until the connection or the subscription fails. */
-  async function relayOnce() {
+  async function relayOnce(progress: () => void) {
     const session = await publisher.connect();
+    progress();
     let subscription: Subscription | undefined;
     const stopped = whenAborted(stopping.signal);
     try {
@@ -131,27 +124,27 @@ export function createIntegrationRelay(deps: {
   }
 
   async function runForever() {
-    while (!stopping.signal.aborted) {
-      try {
-        await relayOnce();
+    await keepRunning(
+      async (progress) => {
+        await relayOnce(progress);
         // Ended without a stop from us: the store was closed under it, so there is nothing to follow.
         if (!stopping.signal.aborted) logger.info({}, 'integration relay stopped: its subscription ended');
-        return;
-      } catch (error) {
-        if (stopping.signal.aborted) break;
-        const message = error instanceof Error ? error.message : String(error);
-        status.failures++;
-        const retryInMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (status.failures - 1));
-        // One error line per outage (or change of cause), then quieter retries.
-        const level = status.failures === 1 || message !== status.error ? 'error' : 'debug';
-        logger[level](
-          { target: status.target, err: message, failures: status.failures, retryInMs },
-          'integration relay cannot publish; retrying from its checkpoint',
-        );
-        Object.assign(status, { state: 'failing', error: message });
-        await sleep(retryInMs, stopping.signal);
-      }
-    }
+      },
+      { retryOn: () => true, delayMs: backoff({ initialMs: minBackoffMs, maxMs: maxBackoffMs }) },
+      {
+        signal: stopping.signal,
+        onFailure: (error, failures, retryInMs) => {
+          const message = error instanceof Error ? error.message : String(error);
+          // One error line per outage (or change of cause), then quieter retries.
+          const level = failures === 1 || message !== status.error ? 'error' : 'debug';
+          logger[level](
+            { target: status.target, err: message, failures, retryInMs },
+            'integration relay cannot publish; retrying from its checkpoint',
+          );
+          Object.assign(status, { state: 'failing', error: message, failures });
+        },
+      },
+    );
   }
 
   return {

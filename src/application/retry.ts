@@ -7,7 +7,7 @@ import { EventStoreUnavailableError, WrongExpectedRevisionError } from './ports/
  */
 export type RetryPolicy = {
   attempts: number;
-  delayMs: (failures: number) => number;
+  delayMs: (failures: number, error: unknown) => number;
   retryOn: (error: unknown) => boolean;
 };
 
@@ -54,8 +54,36 @@ export async function retry<T>(
     } catch (error) {
       if (!policy.retryOn(error) || attempt >= policy.attempts || options.signal?.aborted) throw error;
       options.onRetry?.(error, attempt);
-      await pause(policy.delayMs(attempt), options.signal);
+      await pause(policy.delayMs(attempt, error), options.signal);
       if (options.signal?.aborted) throw error;
+    }
+  }
+}
+
+/**
+ * Keeps a long-lived loop (a subscription, a relay) going until `signal` aborts or `run` returns:
+ * after a failure the policy says whether to go on and how long to wait first, counting failures
+ * since the last time `run` reported progress (so a rare failure after hours waits the shortest).
+ */
+export async function keepRunning(
+  run: (progress: () => void) => Promise<void>,
+  policy: Omit<RetryPolicy, 'attempts'>,
+  options: { signal: AbortSignal; onFailure?: (error: unknown, failures: number, retryInMs: number) => void },
+): Promise<void> {
+  let failures = 0;
+  while (!options.signal.aborted) {
+    try {
+      await run(() => {
+        failures = 0;
+      });
+      return;
+    } catch (error) {
+      if (options.signal.aborted) return;
+      if (!policy.retryOn(error)) throw error;
+      failures++;
+      const retryInMs = policy.delayMs(failures, error);
+      options.onFailure?.(error, failures, retryInMs);
+      await pause(retryInMs, options.signal);
     }
   }
 }

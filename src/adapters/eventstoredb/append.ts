@@ -14,11 +14,11 @@ import {
   type NewEvent,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
+import { retry } from '../../application/retry.ts';
 import {
   AppendOutcomeUnknownError,
   isTransient,
-  type RetryPolicy,
-  sleep,
+  type RetryTiming,
   toStoreError,
   wasRefused,
 } from './errors.ts';
@@ -60,11 +60,12 @@ export async function appendToStream(
   streamName: string,
   events: NewEvent[],
   expected: ExpectedRevision,
-  policy: RetryPolicy,
+  timing: RetryTiming,
 ): Promise<AppendResult> {
   const eventData = events.map(({ id, type, data, metadata }) => jsonEvent({ id, type, data, metadata }));
+  /** A failure after which the events may have landed: from then on a conflict may be our own write. */
   let unsettled: unknown = null;
-  for (let attempt = 1; ; attempt++) {
+  const once = async (): Promise<AppendResult> => {
     try {
       const result = await client.appendToStream(streamName, eventData, {
         expectedRevision: toEsdbExpectedRevision(expected),
@@ -82,6 +83,7 @@ export async function appendToStream(
         const landed = await readBack(client, streamName, events, expected, error);
         if (landed) return landed;
       }
+      // Mapped errors are not transient to the policy: only the client's own transient ones are tried again.
       if (conflict || !isTransient(error)) throw toStoreError(error, streamName, expected);
       if (!wasRefused(error)) {
         unsettled = error;
@@ -89,13 +91,16 @@ export async function appendToStream(
         if (landed) return landed;
         if (expected === 'any') throw new AppendOutcomeUnknownError(streamName, ids(events), error);
       }
-      if (attempt >= policy.attempts) {
-        throw unsettled === null
-          ? toStoreError(error, streamName, expected)
-          : new AppendOutcomeUnknownError(streamName, ids(events), error);
-      }
-      await sleep(policy.delayMs(attempt));
+      throw error;
     }
+  };
+  try {
+    return await retry(once, { ...timing, retryOn: isTransient });
+  } catch (error) {
+    if (!isTransient(error)) throw error;
+    throw unsettled === null
+      ? toStoreError(error, streamName, expected)
+      : new AppendOutcomeUnknownError(streamName, ids(events), error);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   type ExpectedRevision,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
+import { backoff, type RetryPolicy, retry } from '../../application/retry.ts';
 
 /** gRPC status UNAVAILABLE: what a call fails with when no server answers. */
 const GRPC_UNAVAILABLE = 14;
@@ -86,29 +87,20 @@ export function toStoreError(
   return error;
 }
 
-export type RetryPolicy = {
-  /** Tries in all, the first included. */
-  attempts: number;
-  /** Waits before try `attempt + 1`. */
-  delayMs: (attempt: number) => number;
-};
+/** How many tries, how far apart; what is worth another try is the client's transient errors (isTransient). */
+export type RetryTiming = Pick<RetryPolicy, 'attempts' | 'delayMs'>;
 
 /** Three tries within about a third of a second: a leader election or a busy node, not an outage. */
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, delayMs: (attempt) => 50 * 2 ** attempt };
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const DEFAULT_RETRY: RetryTiming = { attempts: 3, delayMs: backoff({ initialMs: 100, maxMs: 400 }) };
 
 /**
  * Runs `work`, which must be safe to repeat (a read, or a write of a latest value), again on a
  * transient error; the last error is mapped onto the port's errors.
  */
-export async function withRetries<T>(policy: RetryPolicy, work: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (!isTransient(error) || attempt >= policy.attempts) throw toStoreError(error);
-      await sleep(policy.delayMs(attempt));
-    }
+export async function withRetries<T>(timing: RetryTiming, work: () => Promise<T>): Promise<T> {
+  try {
+    return await retry(work, { ...timing, retryOn: isTransient });
+  } catch (error) {
+    throw toStoreError(error);
   }
 }

@@ -21,7 +21,7 @@ import type {
   Subscription,
 } from '../../application/ports/event-store.ts';
 import { appendToStream } from './append.ts';
-import { DEFAULT_RETRY, type RetryPolicy, withRetries } from './errors.ts';
+import { DEFAULT_RETRY, type RetryTiming, withRetries } from './errors.ts';
 import {
   checkpointStreamName,
   isApplicationEvent,
@@ -45,7 +45,7 @@ const CAPPED_MEMO_SIZE = 10_000;
  */
 export function createEventStoreDBStore(
   connection: string | EventStoreDBClient,
-  { retry = DEFAULT_RETRY }: { retry?: RetryPolicy } = {},
+  { retry = DEFAULT_RETRY }: { retry?: RetryTiming } = {},
 ): EventStore {
   const retrying = <T>(work: () => Promise<T>) => withRetries(retry, work);
   const ownsClient = typeof connection === 'string';

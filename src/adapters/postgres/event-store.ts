@@ -12,11 +12,18 @@ import {
   type Subscription,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
+import { backoff, isTransient, type RetryPolicy, retry } from '../../application/retry.ts';
 import { createBatcher } from './batcher.ts';
 import { failedByItsInput, isConnectionError, type Sql } from './client.ts';
 
 const DEFAULT_BATCH_SIZE = 1000;
 const NOTIFY_CHANNEL = 'esbank_events';
+/** A subscription waits an outage out: every 100 ms at first, at most every 5 s. */
+const OUTAGES: RetryPolicy = {
+  attempts: Number.POSITIVE_INFINITY,
+  delayMs: backoff({ initialMs: 100, maxMs: 5_000 }),
+  retryOn: isTransient,
+};
 const POLL_MIN_MS = 20;
 const POLL_MAX_MS = 500;
 
@@ -339,15 +346,13 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
      * Runs `work`, retrying with backoff while the database is down or restarting, so the
      * subscription outlives an outage. Gives up (undefined) once stopped; other errors end it.
      */
+    const stopping = new AbortController();
     async function retrying<T>(work: () => Promise<T>): Promise<T | undefined> {
-      for (let failures = 0; ; failures++) {
-        try {
-          return await work();
-        } catch (error) {
-          if (!(error instanceof EventStoreUnavailableError)) throw error;
-          if (stopped) return undefined;
-          await pause(Math.min(5000, 100 * 2 ** failures));
-        }
+      try {
+        return await retry(work, OUTAGES, { signal: stopping.signal });
+      } catch (error) {
+        if (stopping.signal.aborted && isTransient(error)) return undefined;
+        throw error;
       }
     }
 
@@ -377,6 +382,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
       done,
       async stop() {
         stopped = true;
+        stopping.abort();
         wake?.();
         subscriptions.delete(subscription);
         await done.catch(() => {});
