@@ -5,13 +5,13 @@ import { startDeadlineJob } from './adapters/cron/deadline-job.ts';
 import { createEventStoreDBStore } from './adapters/eventstoredb/event-store.ts';
 import { createHttpApp } from './adapters/http/app.ts';
 import { resolveJwtSecret } from './adapters/http/auth.ts';
-import { sweepIdempotencyKeys } from './adapters/http/idempotency.ts';
 import { createMetrics } from './adapters/http/metrics.ts';
 import { createLogger, type Logger } from './adapters/logging.ts';
 import { createInMemoryEventStore } from './adapters/memory/event-store.ts';
-import { createSql } from './adapters/postgres/client.ts';
+import { createSql, mappingOutages } from './adapters/postgres/client.ts';
 import { resolveDatabase } from './adapters/postgres/database.ts';
 import { createPostgresEventStore } from './adapters/postgres/event-store.ts';
+import { createPostgresIdempotencyStore } from './adapters/postgres/idempotency-store.ts';
 import { migrate } from './adapters/postgres/migrate.ts';
 import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
@@ -73,7 +73,7 @@ export async function startService(
   });
   const coordinator = createTransferSagaCoordinator({
     store,
-    sagaStore: createPostgresSagaStore(sql),
+    sagaStore: mappingOutages(createPostgresSagaStore(sql)),
     accounts: banking.accounts,
     transfers: banking.transfers,
     clock: systemClock,
@@ -82,7 +82,8 @@ export async function startService(
   coordinator.start();
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
   const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
-  const readModel = createReadModel(sql, { store });
+  const readModel = mappingOutages(createReadModel(sql, { store }));
+  const idempotencyKeys = mappingOutages(createPostgresIdempotencyStore(sql));
   const relay = config.BROKER_URL
     ? createIntegrationRelay({
         store,
@@ -91,7 +92,7 @@ export async function startService(
       })
     : undefined;
   relay?.start();
-  const sweepKeys = () => void sweepIdempotencyKeys(sql).catch(() => {});
+  const sweepKeys = () => void idempotencyKeys.sweep().catch(() => {});
   sweepKeys();
   const sweep = setInterval(sweepKeys, SWEEP_EVERY_MS);
   sweep.unref();
@@ -123,7 +124,7 @@ export async function startService(
       banking,
       readModel,
       store,
-      sql,
+      idempotency: idempotencyKeys,
       logger,
       metrics: createMetrics(),
       jwtSecret,

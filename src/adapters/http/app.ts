@@ -8,7 +8,6 @@ import { routePath } from 'hono/route';
 import type { RelayStatus } from '../../application/integration-relay.ts';
 import { EventStoreUnavailableError } from '../../application/ports/event-store.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { isConnectionError } from '../postgres/client.ts';
 import { authenticate } from './auth.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
 import { idempotency } from './idempotency.ts';
@@ -47,7 +46,7 @@ function toProblem(
     const { status, type, title } = DOMAIN_PROBLEMS[error.code];
     return { problem: { type, title, status, detail: error.message, instance } };
   }
-  if (error instanceof EventStoreUnavailableError || isConnectionError(error)) {
+  if (error instanceof EventStoreUnavailableError) {
     return {
       problem: {
         type: 'service-unavailable',
@@ -204,7 +203,7 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
     }
     return next();
   });
-  app.use('*', idempotency(deps.sql));
+  app.use('*', idempotency(deps.idempotency));
 
   accountRoutes(app, deps);
   transferRoutes(app, deps);
@@ -307,9 +306,7 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const [head, checkpoints, byStatus] = await Promise.all([
         deps.store.headPosition(),
         deps.readModel.checkpoints(),
-        deps.sql<
-          { status: string; count: number }[]
-        >`SELECT status, count(*)::int AS count FROM transfers GROUP BY status`,
+        deps.readModel.transferCounts(),
       ]);
       gauges.push({
         name: 'esbank_transfers',

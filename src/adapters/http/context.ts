@@ -1,9 +1,9 @@
 import type { BankingService } from '../../application/banking-service.ts';
 import type { IntegrationRelay } from '../../application/integration-relay.ts';
 import type { EventStore } from '../../application/ports/event-store.ts';
+import type { IdempotencyStore } from '../../application/ports/idempotency-store.ts';
+import type { ReadModel } from '../../application/ports/read-model.ts';
 import type { Logger } from '../logging.ts';
-import type { Sql } from '../postgres/client.ts';
-import type { ReadModel } from '../postgres/read-model.ts';
 import type { Principal } from './auth.ts';
 import type { ClaimedKey } from './idempotency.ts';
 import type { Metrics } from './metrics.ts';
@@ -13,7 +13,7 @@ export type HttpDeps = {
   banking: BankingService;
   readModel: ReadModel;
   store: EventStore;
-  sql: Sql;
+  idempotency: IdempotencyStore;
   logger: Logger;
   metrics: Metrics;
   jwtSecret: string;

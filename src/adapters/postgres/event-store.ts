@@ -2,7 +2,6 @@ import {
   type AppendResult,
   type EventMetadata,
   type EventStore,
-  EventStoreUnavailableError,
   type ExpectedRevision,
   type NewEvent,
   type ReadAllOptions,
@@ -14,7 +13,7 @@ import {
 } from '../../application/ports/event-store.ts';
 import { backoff, isTransient, type RetryPolicy, retry } from '../../application/retry.ts';
 import { createBatcher } from './batcher.ts';
-import { failedByItsInput, isConnectionError, type Sql } from './client.ts';
+import { failedByItsInput, type Sql, unavailableOr } from './client.ts';
 
 const DEFAULT_BATCH_SIZE = 1000;
 const NOTIFY_CHANNEL = 'esbank_events';
@@ -86,14 +85,6 @@ const isPostgresEventStore = (store: EventStore): store is PostgresEventStore =>
 /** Whether `store` keeps its log in the database `sql` is a pool of: its `events` table is readable there. */
 export const logTableOn = (store: EventStore, sql: Sql): store is PostgresEventStore =>
   isPostgresEventStore(store) && store.sql === sql;
-
-/** Connection failures become EventStoreUnavailableError; everything else passes unchanged. */
-const unavailableOr = (error: unknown): unknown =>
-  isConnectionError(error)
-    ? new EventStoreUnavailableError(`The event store is unreachable: ${(error as Error).message}`, {
-        cause: error,
-      })
-    : error;
 
 async function guard<T>(work: () => Promise<T>): Promise<T> {
   try {

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { decodeCursor } from '../../../application/ports/read-model.ts';
 import type { AccountState } from '../../../domain/account/index.ts';
-import { decodeCursor } from '../../postgres/read-model.ts';
 import { mayAccess } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { HttpProblem, notFound } from '../problem.ts';
