@@ -31,7 +31,8 @@ const THROWAWAY_SETTINGS = {
 
 /**
  * The PostgreSQL server (SPEC §8): DATABASE_URL's when set, else an embedded one, `pg` and
- * `bench-pg` kept under ESBANK_HOME, `throwaway` in a temp folder that `stop()` removes.
+ * `bench-pg` kept under ESBANK_HOME (as root in a directory the `postgres` user cannot enter,
+ * under /var/lib/esbank instead), `throwaway` in a temp folder that `stop()` removes.
  */
 export async function startDatabaseServer(
   config: Pick<Config, 'DATABASE_URL' | 'ESBANK_HOME'>,
