@@ -2,26 +2,21 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createAmqpPublisher } from './adapters/amqp/publisher.ts';
 import { startDeadlineJob } from './adapters/cron/deadline-job.ts';
-import { createEventStoreDBStore } from './adapters/eventstoredb/event-store.ts';
 import { createHttpApp } from './adapters/http/app.ts';
 import { resolveJwtSecret } from './adapters/http/auth.ts';
 import { createMetrics } from './adapters/http/metrics.ts';
 import { createLogger, type Logger } from './adapters/logging.ts';
-import { createInMemoryEventStore } from './adapters/memory/event-store.ts';
-import { createSql, mappingOutages } from './adapters/postgres/client.ts';
-import { resolveDatabase } from './adapters/postgres/database.ts';
-import { createPostgresEventStore } from './adapters/postgres/event-store.ts';
+import { mappingOutages } from './adapters/postgres/client.ts';
 import { createPostgresIdempotencyStore } from './adapters/postgres/idempotency-store.ts';
-import { migrate } from './adapters/postgres/migrate.ts';
 import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
 import { createBankingService } from './application/banking-service.ts';
 import { createIntegrationRelay } from './application/integration-relay.ts';
 import { systemClock } from './application/ports/clock.ts';
-import type { EventStore } from './application/ports/event-store.ts';
 import { randomIds } from './application/ports/ids.ts';
 import type { Config } from './config.ts';
+import { openInfrastructure } from './infrastructure.ts';
 import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator.ts';
 
 /** HS256 keys should carry 256 bits (RFC 7518 §3.2). */
@@ -33,17 +28,6 @@ const SWEEP_EVERY_MS = 3_600_000;
 
 export type RunningService = { url: string; port: number; stop(): Promise<void> };
 
-function createEventStore(config: Config, sql: ReturnType<typeof createSql>): EventStore {
-  switch (config.EVENT_STORE) {
-    case 'postgres':
-      return createPostgresEventStore(sql);
-    case 'memory':
-      return createInMemoryEventStore();
-    case 'eventstoredb':
-      return createEventStoreDBStore(config.EVENTSTORE_CONNECTION_STRING!);
-  }
-}
-
 /**
  * The composition root: API, saga coordinator, projection runners and the deadline job in one
  * process (SPEC §8). Read models, deadlines and idempotency keys always live in PostgreSQL.
@@ -53,16 +37,8 @@ export async function startService(
   options: { logger?: Logger; host?: string } = {},
 ): Promise<RunningService> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const database = await resolveDatabase(config);
-  const sql = createSql(database.url, { max: 30 });
-  try {
-    await migrate(sql);
-  } catch (error) {
-    await sql.end({ timeout: 1 });
-    await database.stop();
-    throw error;
-  }
-  const store = createEventStore(config, sql);
+  const infrastructure = await openInfrastructure(config, { pool: { max: 30 } });
+  const { sql, store } = infrastructure;
   const banking = createBankingService({
     store,
     ids: randomIds,
@@ -105,9 +81,7 @@ export async function startService(
     await projections.stop();
     await relay?.stop();
     await readModel.close();
-    await store.close();
-    await sql.end({ timeout: 5 });
-    await database.stop();
+    await infrastructure.close();
   };
 
   let server: ReturnType<typeof serve>;
@@ -144,7 +118,7 @@ export async function startService(
   const { port } = server.address() as AddressInfo;
   const url = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
   logger.info(
-    { url, eventStore: config.EVENT_STORE, embeddedDatabase: database.embedded },
+    { url, eventStore: config.EVENT_STORE, embeddedDatabase: infrastructure.embedded },
     'esbank is serving',
   );
 
