@@ -18,6 +18,7 @@ import { CliFailure, runWithDatabase } from './database.ts';
 import { accountAtCommand, eventsCommand } from './inspect.ts';
 import { replayCommand } from './replay.ts';
 import { snapshotCommand } from './snapshot.ts';
+import { verifyCommand } from './verify.ts';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -98,6 +99,22 @@ export function buildProgram(): Command {
     )
     .option('--json', 'print the summary as JSON')
     .action(replayCommand);
+
+  program
+    .command('verify')
+    .description(
+      'reconcile the whole store: money conserved, no negative balance, each transfer leg once, transfers ended or within their deadline, closed accounts empty, forward after the pivot, read models equal to the folded log; exit 1 on any discrepancy',
+    )
+    .option('--batch-size <n>', 'events per batch read from the log (default 5000)', parsePositive)
+    .option(
+      '--wait <ms>',
+      'how long to wait for the read models to reach the log head (default 30000)',
+      parseCount,
+    )
+    .option('--json', 'print the report as JSON')
+    .action((options: { batchSize?: number; wait?: number; json?: boolean }) =>
+      verifyCommand({ ...options, ...(options.wait !== undefined ? { waitMs: options.wait } : {}) }),
+    );
 
   program
     .command('events')
