@@ -149,27 +149,20 @@ async function benchReplay() {
   }
 
   log('rebuilding balances, history and transfers...');
-  const progress = progressReporter('replay', await store.headPosition(), values.json);
-  const quarters: number[] = [];
-  let peakHeap = 0;
-  const sampler = setInterval(() => {
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  }, 100);
-  const rssAtStart = process.memoryUsage().rss;
-  const cpuAtStart = await cpuSince();
-  const summary = await rebuildReadModels({
-    sql,
-    store,
-    ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
-    onProgress: (done, total, events) => {
-      progress.update(done);
-      if (done >= ((quarters.length + 1) * total) / 4) quarters.push(mb(process.memoryUsage().rss));
-      void events;
-    },
-  });
-  clearInterval(sampler);
-  const cpu = await cpuSince(cpuAtStart);
-  progress.stop();
+  const {
+    result: summary,
+    cpu,
+    quarters,
+    peakHeap,
+    rssAtStart,
+  } = await measured('replay', await store.headPosition(), (onProgress) =>
+    rebuildReadModels({
+      sql,
+      store,
+      ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
+      onProgress,
+    }),
+  );
 
   // Money check on the rebuilt balances: they hold exactly the cash deposited minus withdrawn.
   const [check] = (await sql`
@@ -214,27 +207,20 @@ async function benchReplay() {
 /** `esbank verify` over the whole log (the read models as the rebuild left them): events/s and memory. */
 async function benchVerify() {
   log('verifying the whole store...');
-  const head = await store.headPosition();
-  const progress = progressReporter('verify', head, values.json);
-  const quarters: number[] = [];
-  let peakHeap = 0;
-  const sampler = setInterval(() => {
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  }, 100);
-  const rssAtStart = process.memoryUsage().rss;
-  const cpuAtStart = await cpuSince();
-  const report = await verifyStore({
-    sql,
-    store,
-    ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
-    onProgress: (done, total) => {
-      progress.update(done);
-      if (done >= ((quarters.length + 1) * total) / 4) quarters.push(mb(process.memoryUsage().rss));
-    },
-  });
-  clearInterval(sampler);
-  const cpu = await cpuSince(cpuAtStart);
-  progress.stop();
+  const {
+    result: report,
+    cpu,
+    quarters,
+    peakHeap,
+    rssAtStart,
+  } = await measured('verify', await store.headPosition(), (onProgress) =>
+    verifyStore({
+      sql,
+      store,
+      ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
+      onProgress,
+    }),
+  );
   const result = {
     verify: {
       events: report.events,
@@ -263,4 +249,31 @@ async function benchVerify() {
     );
   }
   if (report.total > 0) process.exitCode = 1;
+}
+
+/**
+ * Runs `work` with a progress reporter, and measures it: RSS at each quarter of the log (flat
+ * means batches are not accumulating), peak heap, CPU of this process and its PostgreSQL backends.
+ */
+async function measured<T>(
+  label: string,
+  head: number,
+  work: (onProgress: (done: number, total: number) => void) => Promise<T>,
+) {
+  const progress = progressReporter(label, head, values.json);
+  const quarters: number[] = [];
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }, 100);
+  const rssAtStart = process.memoryUsage().rss;
+  const cpuAtStart = await cpuSince();
+  const result = await work((done, total) => {
+    progress.update(done);
+    if (done >= ((quarters.length + 1) * total) / 4) quarters.push(mb(process.memoryUsage().rss));
+  });
+  clearInterval(sampler);
+  const cpu = await cpuSince(cpuAtStart);
+  progress.stop();
+  return { result, cpu, quarters, peakHeap, rssAtStart };
 }
