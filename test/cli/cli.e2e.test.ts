@@ -8,9 +8,9 @@ import { startProjections } from '../../src/adapters/postgres/projections/runner
 import { createReadModel } from '../../src/adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from '../../src/adapters/postgres/saga-store.ts';
 import { silentLogger } from '../../src/application/ports/logger.ts';
+import { esbank, SECRET } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createBank, request } from '../support/saga.ts';
-import { esbank, SECRET } from './run.ts';
 
 describe('esbank CLI as a child process', () => {
   let db: TestDatabase;

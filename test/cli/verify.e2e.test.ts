@@ -3,8 +3,8 @@ import { generateWorkload, type WorkloadSummary } from '../../scripts/support/wo
 import { createPostgresEventStore } from '../../src/adapters/postgres/event-store.ts';
 import { rebuildReadModels } from '../../src/adapters/postgres/projections/rebuild.ts';
 import type { NewEvent } from '../../src/application/ports/event-store.ts';
+import { esbank } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { esbank } from './run.ts';
 
 describe('esbank verify as a child process', () => {
   let db: TestDatabase;
