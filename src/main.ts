@@ -19,6 +19,7 @@ import { createBankingService } from './application/banking-service.ts';
 import { systemClock } from './application/ports/clock.ts';
 import type { EventStore } from './application/ports/event-store.ts';
 import { randomIds } from './application/ports/ids.ts';
+import type { SagaStore } from './application/ports/saga-store.ts';
 import type { Config } from './config.ts';
 import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator.ts';
 
@@ -43,6 +44,30 @@ function createEventStore(config: Config, sql: ReturnType<typeof createSql>): Ev
 }
 
 /**
+ * The aggregates and the transfer saga on a store, as the service runs them; `esbank parked retry`
+ * runs a parked event through the same saga.
+ */
+export function createWriteSide(config: Config, store: EventStore, sagaStore: SagaStore, logger: Logger) {
+  const banking = createBankingService({
+    store,
+    ids: randomIds,
+    clock: systemClock,
+    snapshotEvery: config.SNAPSHOT_EVERY,
+    transferDeadlineMs: config.TRANSFER_DEADLINE_MS,
+    onSnapshotError: (error) => logger.warn({ err: error }, 'snapshot not written'),
+  });
+  const coordinator = createTransferSagaCoordinator({
+    store,
+    sagaStore,
+    accounts: banking.accounts,
+    transfers: banking.transfers,
+    clock: systemClock,
+    logger: logger.child({ component: 'saga' }),
+  });
+  return { banking, coordinator };
+}
+
+/**
  * The composition root: API, saga coordinator, projection runners and the deadline job in one
  * process (SPEC §8). Read models, deadlines and idempotency keys always live in PostgreSQL.
  */
@@ -61,22 +86,8 @@ export async function startService(
     throw error;
   }
   const store = createEventStore(config, sql);
-  const banking = createBankingService({
-    store,
-    ids: randomIds,
-    clock: systemClock,
-    snapshotEvery: config.SNAPSHOT_EVERY,
-    transferDeadlineMs: config.TRANSFER_DEADLINE_MS,
-    onSnapshotError: (error) => logger.warn({ err: error }, 'snapshot not written'),
-  });
-  const coordinator = createTransferSagaCoordinator({
-    store,
-    sagaStore: createPostgresSagaStore(sql),
-    accounts: banking.accounts,
-    transfers: banking.transfers,
-    clock: systemClock,
-    logger: logger.child({ component: 'saga' }),
-  });
+  const sagaStore = createPostgresSagaStore(sql);
+  const { banking, coordinator } = createWriteSide(config, store, sagaStore, logger);
   coordinator.start();
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
   const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
@@ -117,6 +128,7 @@ export async function startService(
       metrics: createMetrics(),
       jwtSecret,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+      sagaStore,
     });
     hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

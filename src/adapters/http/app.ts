@@ -212,6 +212,7 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
 }
 
 function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
+  const countParked = () => deps.sagaStore?.countParked() ?? Promise.resolve(0);
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
 
   /** Ready = the store and the read model answer, and every projection is within `maxReadyLag` of the head. */
@@ -231,8 +232,8 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         { 'Retry-After': '1' },
       );
     try {
-      const [head, checkpoints] = await Promise.race([
-        Promise.all([deps.store.headPosition(), deps.readModel.checkpoints()]),
+      const [head, checkpoints, parked] = await Promise.race([
+        Promise.all([deps.store.headPosition(), deps.readModel.checkpoints(), countParked()]),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('the readiness check timed out')), READY_TIMEOUT_MS);
         }),
@@ -254,6 +255,9 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           },
         );
       }
+      // Parked events need an operator (esbank parked), but the instance serves well: 200, degraded.
+      if (parked > 0)
+        return c.json({ status: 'degraded', headPosition: head, projections, parkedEvents: parked });
       return c.json({ status: 'ready', headPosition: head, projections });
     } catch (error) {
       c.get('logger')?.warn({ err: error }, 'not ready');
@@ -266,13 +270,19 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
   app.get('/metrics', async (c) => {
     const gauges = [];
     try {
-      const [head, checkpoints, byStatus] = await Promise.all([
+      const [head, checkpoints, byStatus, parked] = await Promise.all([
         deps.store.headPosition(),
         deps.readModel.checkpoints(),
         deps.sql<
           { status: string; count: number }[]
         >`SELECT status, count(*)::int AS count FROM transfers GROUP BY status`,
+        countParked(),
       ]);
+      gauges.push({
+        name: 'esbank_saga_parked_events',
+        help: 'Events the saga parked that wait for an operator (esbank parked)',
+        values: [{ labels: {}, value: parked }],
+      });
       gauges.push({
         name: 'esbank_transfers',
         help: 'Transfers by status (read model)',

@@ -1,5 +1,6 @@
 import type { BankingService } from '../../application/banking-service.ts';
 import type { EventStore } from '../../application/ports/event-store.ts';
+import type { SagaStore } from '../../application/ports/saga-store.ts';
 import type { Logger } from '../logging.ts';
 import type { Sql } from '../postgres/client.ts';
 import type { ReadModel } from '../postgres/read-model.ts';
@@ -20,6 +21,8 @@ export type HttpDeps = {
   readWaitMs?: number;
   /** /health/ready answers 503 while a projection trails the log head by more events than this. */
   maxReadyLag?: number;
+  /** Parked saga events: /health/ready says degraded while any waits, /metrics counts them (absent: not checked). */
+  sagaStore?: Pick<SagaStore, 'countParked'>;
 };
 
 export type AppEnv = {
