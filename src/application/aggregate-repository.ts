@@ -1,6 +1,7 @@
 import type { Decider, Message } from '../domain/decider.ts';
 import { type EventMetadata, type EventStore, WrongExpectedRevisionError } from './ports/event-store.ts';
 import type { IdGenerator } from './ports/ids.ts';
+import { currentVersion } from './upcasting.ts';
 
 /** Who asks and why: copied into every event's metadata. */
 export type CommandContext = Omit<EventMetadata, 'schemaVersion'>;
@@ -52,8 +53,6 @@ export type RepositoryOptions<Command, Event, State> = {
   /** Called when a snapshot write fails; the event log stays the source of truth. */
   onSnapshotError?: (error: unknown) => void;
 };
-
-export const EVENT_SCHEMA_VERSION = 1;
 
 type Known<State> = { state: State; revision: number };
 
@@ -153,7 +152,7 @@ export function createAggregateRepository<Command, Event extends Message, State>
             id: ids.newId(),
             type: event.type,
             data: event.data as Record<string, unknown>,
-            metadata: { ...context, schemaVersion: EVENT_SCHEMA_VERSION },
+            metadata: { ...context, schemaVersion: currentVersion(event.type) },
           })),
           loaded.revision,
         );

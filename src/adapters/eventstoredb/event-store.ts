@@ -32,6 +32,7 @@ import {
   type Subscription,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
+import { upcast } from '../../application/upcasting.ts';
 
 const DEFAULT_BATCH_SIZE = 500;
 /** gRPC status UNAVAILABLE: what a call fails with when no server answers. */
@@ -112,7 +113,7 @@ function toRecordedEvent(
     revision: Number(event.revision),
     position: Number(position),
   };
-  return recorded;
+  return upcast(recorded);
 }
 
 /**
