@@ -1,8 +1,10 @@
 /**
- * npm run bench:replay [-- --events 1000000 --database-url URL --batch-size N --keep --json]
+ * npm run bench:replay [-- --events 1000000 --database-url URL --batch-size N --live-seconds 10
+ *                          --no-replay --no-verify --keep --json]
  *
  * Rebuilds every read model from the log with rebuildReadModels (what `esbank replay` runs) and
- * reports events/s and memory. Without --database-url it generates the events (scripts/
+ * reports events/s and memory; then reconciles the whole store with verifyStore (what `esbank
+ * verify` runs) and reports the same. Without --database-url it generates the events (scripts/
  * generate-events.ts, in a child process so its memory is not counted) into a fresh random
  * database, dropped at the end unless --keep; with one, it tops the log up to --events if needed.
  * Memory: peak RSS (resourceUsage().maxRSS) of this process, and RSS sampled at each quarter of
@@ -18,6 +20,7 @@ import { createPostgresEventStore } from '../src/adapters/postgres/event-store.t
 import { migrate } from '../src/adapters/postgres/migrate.ts';
 import { rebuildReadModels } from '../src/adapters/postgres/projections/rebuild.ts';
 import { startProjections } from '../src/adapters/postgres/projections/runner.ts';
+import { verifyStore } from '../src/adapters/postgres/verify.ts';
 import { silentLogger } from '../src/application/ports/logger.ts';
 import { loadConfig } from '../src/config.ts';
 import { startDatabaseServer } from '../src/infrastructure.ts';
@@ -29,6 +32,8 @@ const { values } = parseArgs({
     'database-url': { type: 'string' },
     'batch-size': { type: 'string' },
     'live-seconds': { type: 'string', default: '10' },
+    'no-replay': { type: 'boolean', default: false },
+    'no-verify': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -87,6 +92,17 @@ try {
     await generate(url, target - count);
   }
 
+  if (!values['no-replay']) await benchReplay();
+  if (!values['no-verify']) await benchVerify();
+} finally {
+  await store.close();
+  await sql.end({ timeout: 5 });
+  if (fresh && !values.keep) await fresh.drop();
+  else if (fresh) log(`kept ${fresh.url}`);
+  await server?.stop();
+}
+
+async function benchReplay() {
   // The live runners (batches of 500, as `esbank serve` runs them) catching up from an empty read
   // side for at most --live-seconds: events/s all three apply, each batch with its checkpoint.
   const liveSeconds = Number(values['live-seconds']);
@@ -118,27 +134,20 @@ try {
   }
 
   log('rebuilding balances, history and transfers...');
-  const progress = progressReporter('replay', await store.headPosition(), values.json);
-  const quarters: number[] = [];
-  let peakHeap = 0;
-  const sampler = setInterval(() => {
-    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  }, 100);
-  const rssAtStart = process.memoryUsage().rss;
-  const cpuAtStart = await cpuSince();
-  const summary = await rebuildReadModels({
-    sql,
-    store,
-    ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
-    onProgress: (done, total, events) => {
-      progress.update(done);
-      if (done >= ((quarters.length + 1) * total) / 4) quarters.push(mb(process.memoryUsage().rss));
-      void events;
-    },
-  });
-  clearInterval(sampler);
-  const cpu = await cpuSince(cpuAtStart);
-  progress.stop();
+  const {
+    result: summary,
+    cpu,
+    quarters,
+    peakHeap,
+    rssAtStart,
+  } = await measured('replay', await store.headPosition(), (onProgress) =>
+    rebuildReadModels({
+      sql,
+      store,
+      ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
+      onProgress,
+    }),
+  );
 
   // Money check on the rebuilt balances: they hold exactly the cash deposited minus withdrawn.
   const [check] = (await sql`
@@ -178,10 +187,78 @@ try {
     );
   }
   if (!result.moneyConserved) process.exitCode = 1;
-} finally {
-  await store.close();
-  await sql.end({ timeout: 5 });
-  if (fresh && !values.keep) await fresh.drop();
-  else if (fresh) log(`kept ${fresh.url}`);
-  await server?.stop();
+}
+
+/** `esbank verify` over the whole log (the read models as the rebuild left them): events/s and memory. */
+async function benchVerify() {
+  log('verifying the whole store...');
+  const {
+    result: report,
+    cpu,
+    quarters,
+    peakHeap,
+    rssAtStart,
+  } = await measured('verify', await store.headPosition(), (onProgress) =>
+    verifyStore({
+      sql,
+      store,
+      ...(values['batch-size'] ? { batchSize: Number(values['batch-size']) } : {}),
+      onProgress,
+    }),
+  );
+  const result = {
+    verify: {
+      events: report.events,
+      accounts: report.accounts,
+      transfers: report.transfers,
+      discrepancies: report.total,
+      notes: report.noteCount,
+      durationMs: report.durationMs,
+      eventsPerSecond: report.eventsPerSecond,
+      loadAverage: loadavg()[0],
+      cpuMs: { node: cpu.nodeMs, postgres: cpu.postgresMs },
+      rssStartMb: mb(rssAtStart),
+      rssByQuarterMb: quarters,
+      peakHeapMb: mb(peakHeap),
+    },
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else {
+    const v = result.verify;
+    process.stdout.write(
+      `verified ${v.events} events (${v.accounts} accounts, ${v.transfers} transfers) in ${(v.durationMs / 1000).toFixed(1)} s: ` +
+        `${v.eventsPerSecond} events/s; ${v.discrepancies} discrepancies, ${v.notes} notes\n` +
+        `memory: RSS ${v.rssStartMb} MB at start, ${v.rssByQuarterMb.join(' / ')} MB by quarter, peak heap ${v.peakHeapMb} MB\n` +
+        `CPU: node ${v.cpuMs.node} ms, PostgreSQL backends ${v.cpuMs.postgres ?? '?'} ms ` +
+        `(load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)\n`,
+    );
+  }
+  if (report.total > 0) process.exitCode = 1;
+}
+
+/**
+ * Runs `work` with a progress reporter, and measures it: RSS at each quarter of the log (flat
+ * means batches are not accumulating), peak heap, CPU of this process and its PostgreSQL backends.
+ */
+async function measured<T>(
+  label: string,
+  head: number,
+  work: (onProgress: (done: number, total: number) => void) => Promise<T>,
+) {
+  const progress = progressReporter(label, head, values.json);
+  const quarters: number[] = [];
+  let peakHeap = 0;
+  const sampler = setInterval(() => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }, 100);
+  const rssAtStart = process.memoryUsage().rss;
+  const cpuAtStart = await cpuSince();
+  const result = await work((done, total) => {
+    progress.update(done);
+    if (done >= ((quarters.length + 1) * total) / 4) quarters.push(mb(process.memoryUsage().rss));
+  });
+  clearInterval(sampler);
+  const cpu = await cpuSince(cpuAtStart);
+  progress.stop();
+  return { result, cpu, quarters, peakHeap, rssAtStart };
 }

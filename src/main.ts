@@ -14,7 +14,9 @@ import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
 import { createBankingService } from './application/banking-service.ts';
 import { createIntegrationRelay } from './application/integration-relay.ts';
 import { systemClock } from './application/ports/clock.ts';
+import type { EventStore } from './application/ports/event-store.ts';
 import { randomIds } from './application/ports/ids.ts';
+import type { SagaStore } from './application/ports/saga-store.ts';
 import type { Config } from './config.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator.ts';
@@ -29,16 +31,10 @@ const SWEEP_EVERY_MS = 3_600_000;
 export type RunningService = { url: string; port: number; stop(): Promise<void> };
 
 /**
- * The composition root: API, saga coordinator, projection runners and the deadline job in one
- * process (SPEC §8). Read models, deadlines and idempotency keys always live in PostgreSQL.
+ * The aggregates and the transfer saga on a store, as the service runs them; `esbank parked retry`
+ * runs a parked event through the same saga.
  */
-export async function startService(
-  config: Config,
-  options: { logger?: Logger; host?: string } = {},
-): Promise<RunningService> {
-  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const infrastructure = await openInfrastructure(config, { pool: { max: 30 } });
-  const { sql, store } = infrastructure;
+export function createWriteSide(config: Config, store: EventStore, sagaStore: SagaStore, logger: Logger) {
   const banking = createBankingService({
     store,
     ids: randomIds,
@@ -49,12 +45,28 @@ export async function startService(
   });
   const coordinator = createTransferSagaCoordinator({
     store,
-    sagaStore: mappingOutages(createPostgresSagaStore(sql)),
+    sagaStore,
     accounts: banking.accounts,
     transfers: banking.transfers,
     clock: systemClock,
     logger: logger.child({ component: 'saga' }),
   });
+  return { banking, coordinator };
+}
+
+/**
+ * The composition root: API, saga coordinator, projection runners and the deadline job in one
+ * process (SPEC §8). Read models, deadlines and idempotency keys always live in PostgreSQL.
+ */
+export async function startService(
+  config: Config,
+  options: { logger?: Logger; host?: string } = {},
+): Promise<RunningService> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const infrastructure = await openInfrastructure(config, { pool: { max: 30 } });
+  const { sql, store } = infrastructure;
+  const sagaStore = mappingOutages(createPostgresSagaStore(sql));
+  const { banking, coordinator } = createWriteSide(config, store, sagaStore, logger);
   coordinator.start();
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
   const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
@@ -104,6 +116,7 @@ export async function startService(
       jwtSecret,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       ...(relay ? { relay } : {}),
+      sagaStore,
     });
     hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

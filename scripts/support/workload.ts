@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventStore, NewEvent } from '../../src/application/ports/event-store.ts';
+import { currentVersion } from '../../src/application/upcasting.ts';
 import {
   type AccountEvent,
   type AccountState,
@@ -136,7 +137,13 @@ export async function generateWorkload(
       id: randomUUID(),
       type: event.type,
       data: { ...event.data },
-      metadata: { correlationId, causationId, occurredAt, schemaVersion: 1, principal: 'generator' },
+      metadata: {
+        correlationId,
+        causationId,
+        occurredAt,
+        schemaVersion: currentVersion(event.type),
+        principal: 'generator',
+      },
     }));
     const stream =
       command.aggregate === 'account' ? accountStreamName(command.id) : transferStreamName(command.id);

@@ -3,7 +3,6 @@ import { type CommandHandlerOptions, createCommandHandler } from './command-hand
 import { withStateCache } from './state-cache.ts';
 
 export type { CommandContext, Handled, Loaded } from './command-handler.ts';
-export { EVENT_SCHEMA_VERSION } from './command-handler.ts';
 
 export type RepositoryOptions<Command, Event, State> = CommandHandlerOptions<Command, Event, State> & {
   /** How many aggregates keep their last known state in memory (least recently used go first); 0: none. */

@@ -2,6 +2,7 @@ import type { Decider, Message } from '../domain/decider.ts';
 import type { EventMetadata, EventStore, RecordedEvent } from './ports/event-store.ts';
 import type { IdGenerator } from './ports/ids.ts';
 import { isConflict, type RetryPolicy, retry } from './retry.ts';
+import { currentVersion } from './upcasting.ts';
 
 /** Who asks and why: copied into every event's metadata. */
 export type CommandContext = Omit<EventMetadata, 'schemaVersion'>;
@@ -30,8 +31,6 @@ export type CommandHandlerOptions<Command, Event, State> = {
   /** Called when a snapshot write fails; the event log stays the source of truth. */
   onSnapshotError?: (error: unknown) => void;
 };
-
-export const EVENT_SCHEMA_VERSION = 1;
 
 /** The domain event a stored event records. */
 export const domainEvent = <Event>(event: RecordedEvent): Event =>
@@ -97,12 +96,11 @@ export function createCommandHandler<Command, Event extends Message, State>(
       const loaded = attempt === 1 && start.first ? start.first : await (start.load ?? load)(id);
       const events = decider.decide(command, loaded.state);
       if (events.length === 0) return { ...loaded, events, position: null };
-      const metadata = { ...context, schemaVersion: EVENT_SCHEMA_VERSION };
       const appended = events.map((event) => ({
         id: ids.newId(),
         type: event.type,
         data: event.data as Record<string, unknown>,
-        metadata,
+        metadata: { ...context, schemaVersion: currentVersion(event.type) },
       }));
       const result = await store.append(streamName(id), appended, loaded.revision);
       const state = events.reduce(decider.evolve, loaded.state);

@@ -46,6 +46,11 @@ export type TransferSagaCoordinator = {
   handleBatch(events: RecordedEvent[]): Promise<void>;
   /** Claims due deadlines and has their sources void the debit; returns how many were claimed. */
   fireDueDeadlines(): Promise<number>;
+  /**
+   * Handles one event again, as the subscription does but once and without parking it: what the
+   * handler throws reaches the caller (an operator retrying a parked event, `esbank parked retry`).
+   */
+  retry(event: RecordedEvent): Promise<void>;
 };
 
 /** The transfer changed under us (a deadline raced a step): load it again and re-decide. */
@@ -151,13 +156,18 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     return react(event, (await transfers.load(transferId)).state, clock.now());
   }
 
+  /** The saga's handling of one event, until it settles; throws what it cannot handle. */
+  async function settle(event: SagaEvent & RecordedEvent, transferId: string) {
+    const ctx = context(transferId, event.id);
+    await reactUntilSettled(transferId, async () => apply(await reactTo(event, transferId), ctx));
+  }
+
   async function handleEvent(event: RecordedEvent) {
     if (!isSagaEvent(event)) return;
     const transferId = String(event.data.transferId);
-    const ctx = context(transferId, event.id);
     for (let attempt = 1; ; attempt++) {
       try {
-        await reactUntilSettled(transferId, async () => apply(await reactTo(event, transferId), ctx));
+        await settle(event, transferId);
         return;
       } catch (error) {
         if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
@@ -226,6 +236,10 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
       running = undefined;
     },
     handleBatch,
+    async retry(event) {
+      if (!isSagaEvent(event)) throw new Error(`the saga does not handle ${event.type} events`);
+      await settle(event, String(event.data.transferId));
+    },
     async fireDueDeadlines() {
       const now = clock.now();
       const due = await sagaStore.claimDue(now, 200, leaseMs);

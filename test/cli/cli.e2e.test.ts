@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { verify } from 'hono/jwt';
@@ -8,23 +8,9 @@ import { startProjections } from '../../src/adapters/postgres/projections/runner
 import { createReadModel } from '../../src/adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from '../../src/adapters/postgres/saga-store.ts';
 import { silentLogger } from '../../src/application/ports/logger.ts';
+import { esbank, SECRET } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createBank, request } from '../support/saga.ts';
-
-const SECRET = 'cli-test-secret-cli-test-secret-cli-test-secret';
-
-type Run = { code: number; stdout: string; stderr: string };
-const esbank = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
-  new Promise((resolve) => {
-    execFile(
-      'node',
-      ['bin/esbank.js', ...args],
-      { env: { ...process.env, AUTH_JWT_SECRET: SECRET, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
 
 describe('esbank CLI as a child process', () => {
   let db: TestDatabase;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { expectSound, ledger } from '../support/faults/ledger.ts';
+import { expectReconciled, expectSound, ledger } from '../support/faults/ledger.ts';
 import { call, serviceProcess, tokenFor } from '../support/faults/service.ts';
 
 const SECONDS = process.env.FAULTS_PROFILE === 'full' ? 60 : 15;
@@ -79,6 +79,7 @@ describe(`bank workload (${SECONDS} s)`, () => {
       SELECT sum(pending)::bigint AS pending, sum(available)::bigint AS available FROM balances`;
     expect(final).toEqual({ pending: 0, available: TOTAL });
     expectSound(await ledger(db.sql));
+    await expectReconciled(db.url);
     console.log(`bank: ${transfers} transfers accepted, ${samples.length} samples, all within [0, ${TOTAL}]`);
   });
 });

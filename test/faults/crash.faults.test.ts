@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { expectSound, ledger, waitForQuiescence } from '../support/faults/ledger.ts';
+import { expectReconciled, expectSound, ledger, waitForQuiescence } from '../support/faults/ledger.ts';
 import { call, callUntilAnswered, serviceProcess, tokenFor } from '../support/faults/service.ts';
 
 const TRANSFERS = Number(process.env.FAULTS_TRANSFERS ?? 2000);
@@ -77,5 +77,6 @@ describe('crash: SIGKILL the service 3 times under load', () => {
     expectSound(state);
     expect(state.cash).toBe(ACCOUNTS * 10_000);
     expect((await ledger(db.sql)).terminal.size).toBe(TRANSFERS);
+    await expectReconciled(db.url);
   });
 });

@@ -10,7 +10,7 @@ import {
   ensureDatabase,
   startEmbeddedPostgres,
 } from '../../src/adapters/postgres/embedded.ts';
-import { expectSound, waitForQuiescence } from '../support/faults/ledger.ts';
+import { expectReconciled, expectSound, waitForQuiescence } from '../support/faults/ledger.ts';
 import { call, callUntilAnswered, freePort, serviceProcess, tokenFor } from '../support/faults/service.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -117,5 +117,6 @@ describe('database restart (-m immediate) under load, on a private cluster', () 
     expect(state.requested.size).toBe(400);
     expectSound(state);
     expect(state.cash).toBe(50_000);
+    await expectReconciled(url);
   });
 });

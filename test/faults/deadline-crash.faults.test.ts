@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { expectSound, waitForQuiescence } from '../support/faults/ledger.ts';
+import { expectReconciled, expectSound, waitForQuiescence } from '../support/faults/ledger.ts';
 import { call, serviceProcess, tokenFor } from '../support/faults/service.ts';
 
 const DEADLINE_MS = 1_500;
@@ -48,6 +48,7 @@ describe('deadline across a crash', () => {
       SELECT count(*)::int AS debits FROM events e
       WHERE type = 'TransferDebitRecorded' AND data->>'transferId' = ANY(${ids})`;
     expect(completed).toBe(row!.debits);
+    await expectReconciled(db.url);
     console.log(
       `deadline across a crash: ${completed} completed (past the pivot before the crash), ${ids.length - completed} expired`,
     );

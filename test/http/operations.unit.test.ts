@@ -7,7 +7,12 @@ import { createInMemoryIdempotencyStore } from '../../src/adapters/memory/idempo
 import { EventStoreUnavailableError } from '../../src/application/ports/event-store.ts';
 
 /** The operations routes in process (no socket, no database): readiness, metrics, problem shapes. */
-function appWith(options: { head?: number; checkpoints?: Record<string, number>; down?: boolean }) {
+function appWith(options: {
+  head?: number;
+  checkpoints?: Record<string, number>;
+  down?: boolean;
+  parked?: number;
+}) {
   const unavailable = () => Promise.reject(new EventStoreUnavailableError('connection refused'));
   const store = {
     headPosition: options.down ? unavailable : async () => options.head ?? 0,
@@ -26,6 +31,7 @@ function appWith(options: { head?: number; checkpoints?: Record<string, number>;
     jwtSecret: 'unit-secret-unit-secret-unit-secret-0123',
     rateLimitPerMinute: 100,
     maxReadyLag: 50,
+    sagaStore: { countParked: options.down ? unavailable : async () => options.parked ?? 0 },
   });
 }
 
@@ -45,6 +51,22 @@ describe('operations routes', () => {
       headPosition: 120,
       projections: { balances: { position: 120, lag: 0 }, history: { position: 100, lag: 20 } },
     });
+  });
+
+  it('GET /health/ready → 200 but degraded while parked events wait for an operator; /metrics counts them', async () => {
+    const app = appWith({ head: 120, checkpoints: { balances: 120 }, parked: 2 });
+    const response = await app.request('/health/ready');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: 'degraded',
+      headPosition: 120,
+      projections: { balances: { position: 120, lag: 0 } },
+      parkedEvents: 2,
+    });
+    expect(await (await app.request('/metrics')).text()).toContain('esbank_saga_parked_events{} 2');
+    expect(await (await appWith({ parked: 0 }).request('/metrics')).text()).toContain(
+      'esbank_saga_parked_events{} 0',
+    );
   });
 
   it('GET /health/ready → 503 problem when a projection trails by more than the limit', async () => {

@@ -16,8 +16,10 @@ import {
 } from './arguments.ts';
 import { CliFailure, runWithDatabase } from './database.ts';
 import { accountAtCommand, eventsCommand } from './inspect.ts';
+import { parkedDiscardCommand, parkedListCommand, parkedRetryCommand } from './parked.ts';
 import { replayCommand } from './replay.ts';
 import { snapshotCommand } from './snapshot.ts';
+import { verifyCommand } from './verify.ts';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -98,6 +100,47 @@ export function buildProgram(): Command {
     )
     .option('--json', 'print the summary as JSON')
     .action(replayCommand);
+
+  program
+    .command('verify')
+    .description(
+      'reconcile the whole store: money conserved, no negative balance, each transfer leg once, transfers ended or within their deadline, closed accounts empty, forward after the pivot, read models equal to the folded log; exit 1 on any discrepancy',
+    )
+    .option('--batch-size <n>', 'events per batch read from the log (default 5000)', parsePositive)
+    .option(
+      '--wait <ms>',
+      'how long to wait for the read models to reach the log head (default 30000)',
+      parseCount,
+    )
+    .option('--json', 'print the report as JSON')
+    .action((options: { batchSize?: number; wait?: number; json?: boolean }) =>
+      verifyCommand({ ...options, ...(options.wait !== undefined ? { waitMs: options.wait } : {}) }),
+    );
+
+  const parked = program
+    .command('parked')
+    .description('events the saga could not handle: list them, retry one after a fix, or discard one');
+  parked
+    .command('list')
+    .description('parked events waiting for an operator, in log order')
+    .option('--all', 'also those already retried or discarded')
+    .option('--json', 'print the events as a JSON array')
+    .action(parkedListCommand);
+  /** retry and discard: an event id, and who acts (the audit trail). */
+  const onParkedEvent = (name: string, description: string) =>
+    parked
+      .command(name)
+      .description(description)
+      .argument('<event-id>', 'the parked event (UUID)', parseUuid)
+      .option('--by <name>', `who ${name}s it, for the audit trail (default: the OS user)`, parseSubject)
+      .option('--json', 'print the event and its audit trail as JSON');
+  onParkedEvent(
+    'retry',
+    "run the saga's handler on the event again; resolved as retried when it succeeds",
+  ).action(parkedRetryCommand);
+  onParkedEvent('discard', 'give up on the event: the saga will not handle it; who and why are recorded')
+    .option('--reason <text>', 'why, for the audit trail')
+    .action(parkedDiscardCommand);
 
   program
     .command('events')

@@ -1,36 +1,10 @@
-import { Presets, SingleBar } from 'cli-progress';
 import { loadConfig } from '../../config.ts';
 import type { ProjectionName } from '../postgres/projections/projection.ts';
 import { type RebuildSummary, rebuildReadModels } from '../postgres/projections/rebuild.ts';
 import type { Until } from './arguments.ts';
 import { runWithDatabase } from './database.ts';
 import { print } from './output.ts';
-
-/** A progress bar on stderr when a person watches it; nothing when stderr is a pipe or a file. */
-function progressBar() {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  // The bar moves by global position (what ETA needs); positions may have gaps, so events are counted apart.
-  const bar = new SingleBar(
-    {
-      format:
-        'replay [{bar}] {percentage}% | position {value}/{total} | {events} events | {speed} events/s | ETA {eta_formatted}',
-      stream: process.stderr,
-      hideCursor: true,
-      etaBuffer: 50,
-    },
-    Presets.shades_classic,
-  );
-  const started = performance.now();
-  bar.start(1, 0, { events: 0, speed: 0 });
-  return {
-    update(done: number, total: number, events: number) {
-      const seconds = Math.max(0.001, (performance.now() - started) / 1000);
-      bar.setTotal(Math.max(total, 1));
-      bar.update(done, { events, speed: Math.round(events / seconds) });
-    },
-    stop: () => bar.stop(),
-  };
-}
+import { progressBar } from './progress.ts';
 
 const describe = (summary: RebuildSummary, until: Until | undefined) =>
   `rebuilt ${summary.projections.join(', ')} from ${summary.events} events up to position ${summary.position}` +
@@ -48,7 +22,7 @@ export async function replayCommand(options: {
   json?: boolean;
 }): Promise<void> {
   await runWithDatabase(loadConfig(), async ({ sql, store }) => {
-    const bar = progressBar();
+    const bar = progressBar('replay');
     let summary: RebuildSummary;
     try {
       summary = await rebuildReadModels({

@@ -9,6 +9,7 @@ import {
   START,
 } from '@eventstore/db-client';
 import type { EventMetadata, ExpectedRevision, RecordedEvent } from '../../application/ports/event-store.ts';
+import { upcast } from '../../application/upcasting.ts';
 
 export const snapshotStreamName = (streamName: string): string => `snapshot-${streamName}`;
 export const checkpointStreamName = (name: string): string => `checkpoint-${name}`;
@@ -42,7 +43,8 @@ export function toRecordedEvent(
   const position = event.position?.commit ?? commit;
   if (position === undefined)
     throw new Error('EventStoreDB returned no position: a server >= 22.6 is needed');
-  return {
+  // As the port returns every event: upcast to its type's current schema.
+  return upcast({
     id: event.id,
     type: event.type,
     data: event.data as Record<string, unknown>,
@@ -50,5 +52,5 @@ export function toRecordedEvent(
     streamName: event.streamId,
     revision: Number(event.revision),
     position: Number(position),
-  };
+  });
 }

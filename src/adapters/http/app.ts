@@ -239,6 +239,7 @@ const relayCounters = (status: RelayStatus) => [
 ];
 
 function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
+  const countParked = () => deps.sagaStore?.countParked() ?? Promise.resolve(0);
   app.get('/health/live', (c) => c.json({ status: 'ok' }));
 
   /** Ready = the store and the read model answer, and every projection is within `maxReadyLag` of the head. */
@@ -258,8 +259,13 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         { 'Retry-After': '1' },
       );
     try {
-      const [head, checkpoints, relayPosition] = await Promise.race([
-        Promise.all([deps.store.headPosition(), deps.readModel.checkpoints(), deps.relay?.checkpoint()]),
+      const [head, checkpoints, relayPosition, parked] = await Promise.race([
+        Promise.all([
+          deps.store.headPosition(),
+          deps.readModel.checkpoints(),
+          deps.relay?.checkpoint(),
+          countParked(),
+        ]),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('the readiness check timed out')), READY_TIMEOUT_MS);
         }),
@@ -290,7 +296,10 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           },
         );
       }
-      return c.json({ status: 'ready', headPosition: head, projections, ...(relay ? { relay } : {}) });
+      const ready = { headPosition: head, projections, ...(relay ? { relay } : {}) };
+      // Parked events need an operator (esbank parked), but the instance serves well: 200, degraded.
+      if (parked > 0) return c.json({ status: 'degraded', ...ready, parkedEvents: parked });
+      return c.json({ status: 'ready', ...ready });
     } catch (error) {
       c.get('logger')?.warn({ err: error }, 'not ready');
       return notReady('The database is unreachable or too slow to answer');
@@ -303,11 +312,17 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     const gauges = [];
     if (deps.relay) gauges.push(...relayCounters(deps.relay.status()));
     try {
-      const [head, checkpoints, byStatus] = await Promise.all([
+      const [head, checkpoints, byStatus, parked] = await Promise.all([
         deps.store.headPosition(),
         deps.readModel.checkpoints(),
         deps.readModel.transferCounts(),
+        countParked(),
       ]);
+      gauges.push({
+        name: 'esbank_saga_parked_events',
+        help: 'Events the saga parked that wait for an operator (esbank parked)',
+        values: [{ labels: {}, value: parked }],
+      });
       gauges.push({
         name: 'esbank_transfers',
         help: 'Transfers by status (read model)',

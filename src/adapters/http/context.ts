@@ -3,6 +3,7 @@ import type { IntegrationRelay } from '../../application/integration-relay.ts';
 import type { EventStore } from '../../application/ports/event-store.ts';
 import type { IdempotencyStore } from '../../application/ports/idempotency-store.ts';
 import type { ReadModel } from '../../application/ports/read-model.ts';
+import type { SagaStore } from '../../application/ports/saga-store.ts';
 import type { Logger } from '../logging.ts';
 import type { Principal } from './auth.ts';
 import type { ClaimedKey } from './idempotency.ts';
@@ -24,6 +25,8 @@ export type HttpDeps = {
   relay?: Pick<IntegrationRelay, 'status' | 'checkpoint'>;
   /** /health/ready answers 503 while a projection trails the log head by more events than this. */
   maxReadyLag?: number;
+  /** Parked saga events: /health/ready says degraded while any waits, /metrics counts them (absent: not checked). */
+  sagaStore?: Pick<SagaStore, 'countParked'>;
 };
 
 export type AppEnv = {

@@ -20,7 +20,7 @@ const inFlight = () =>
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** A request's Idempotency-Key as claimed: the key and its generation (see migration 0007). */
+/** A request's Idempotency-Key as claimed: the key and its generation (see migration 0008). */
 export type ClaimedKey = { key: string; generation: string };
 
 /**

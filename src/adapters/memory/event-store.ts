@@ -11,6 +11,7 @@ import {
   type Subscription,
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
+import { upcast } from '../../application/upcasting.ts';
 
 const DEFAULT_BATCH_SIZE = 500;
 
@@ -58,7 +59,7 @@ export function createInMemoryEventStore(): InMemoryEventStore {
     // Position p sits at index p - 1, so the first event after `after` is at index `after`.
     for (let index = Math.max(0, after); index < log.length && batch.length < batchSize; index++) {
       const event = log[index]!;
-      if (types === null || types.has(event.type)) batch.push(structuredClone(event));
+      if (types === null || types.has(event.type)) batch.push(upcast(structuredClone(event)));
     }
     return batch;
   }
@@ -93,7 +94,9 @@ export function createInMemoryEventStore(): InMemoryEventStore {
     async readStream(streamName, { fromRevision = 0, maxCount = Number.POSITIVE_INFINITY } = {}) {
       assertOpen();
       const stream = streams.get(streamName) ?? [];
-      return structuredClone(stream.slice(Math.max(0, fromRevision), Math.max(0, fromRevision) + maxCount));
+      return structuredClone(
+        stream.slice(Math.max(0, fromRevision), Math.max(0, fromRevision) + maxCount),
+      ).map(upcast);
     },
 
     async readAll(options) {

@@ -1,12 +1,10 @@
-import type { SagaStore } from '../../application/ports/saga-store.ts';
+import type { ParkedEvent, ParkedEventAction, SagaStore } from '../../application/ports/saga-store.ts';
 
 /** Deadlines and parked events in process memory, for unit and property tests. */
 export function createInMemorySagaStore(): SagaStore {
   const deadlines = new Map<string, { dueAt: Date; claimedUntil: Date | null }>();
-  const parkedEvents = new Map<
-    string,
-    { eventId: string; type: string; correlationId: string; error: string }
-  >();
+  const parkedEvents = new Map<string, ParkedEvent & { actions: ParkedEventAction[] }>();
+  const inLogOrder = (events: Iterable<ParkedEvent>) => [...events].sort((a, b) => a.position - b.position);
   return {
     async schedule(transferId, dueAt) {
       if (!deadlines.has(transferId)) deadlines.set(transferId, { dueAt, claimedUntil: null });
@@ -22,11 +20,35 @@ export function createInMemorySagaStore(): SagaStore {
       for (const [, deadline] of due) deadline.claimedUntil = new Date(now.getTime() + leaseMs);
       return due.map(([transferId]) => transferId);
     },
-    async park({ eventId, type, correlationId, error }) {
-      parkedEvents.set(eventId, { eventId, type, correlationId, error });
+    async park(entry) {
+      if (parkedEvents.has(entry.eventId)) return;
+      parkedEvents.set(entry.eventId, {
+        ...entry,
+        parkedAt: new Date().toISOString(),
+        resolution: null,
+        actions: [],
+      });
     },
-    async parked() {
-      return [...parkedEvents.values()];
+    async parked({ includeResolved = false } = {}) {
+      return inLogOrder(
+        [...parkedEvents.values()]
+          .filter((event) => includeResolved || event.resolution === null)
+          .map(({ actions: _, ...event }) => event),
+      );
+    },
+    async parkedEvent(eventId) {
+      const event = parkedEvents.get(eventId);
+      return event ? { ...event, actions: [...event.actions] } : null;
+    },
+    async countParked() {
+      return [...parkedEvents.values()].filter((event) => event.resolution === null).length;
+    },
+    async recordParkedAction(eventId, { action, actor, detail, at }) {
+      const event = parkedEvents.get(eventId);
+      if (!event || event.resolution !== null) return false;
+      event.actions.push({ action, actor, detail, at: at.toISOString() });
+      if (action !== 'retry-failed') event.resolution = { action, by: actor, at: at.toISOString() };
+      return true;
     },
   };
 }

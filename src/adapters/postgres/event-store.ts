@@ -12,6 +12,7 @@ import {
   WrongExpectedRevisionError,
 } from '../../application/ports/event-store.ts';
 import { backoff, isTransient, type RetryPolicy, retry } from '../../application/retry.ts';
+import { upcast } from '../../application/upcasting.ts';
 import { createBatcher } from './batcher.ts';
 import { failedByItsInput, type Sql, unavailableOr } from './client.ts';
 
@@ -36,15 +37,17 @@ type EventRow = {
   metadata: EventMetadata;
 };
 
-const toRecorded = (row: EventRow): RecordedEvent => ({
-  id: row.event_id,
-  type: row.type,
-  data: row.data,
-  metadata: row.metadata,
-  streamName: row.stream_name,
-  revision: row.revision,
-  position: row.global_position,
-});
+/** A row as the port returns it: upcast to its type's current schema. */
+const toRecorded = (row: EventRow): RecordedEvent =>
+  upcast({
+    id: row.event_id,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    streamName: row.stream_name,
+    revision: row.revision,
+    position: row.global_position,
+  });
 
 const expectedToSql = (expected: ExpectedRevision): number | null =>
   expected === 'any' ? null : expected === 'no_stream' ? -1 : expected;

@@ -16,7 +16,7 @@ const row = (claim: KeyClaim): Row => ({
 const slot = ({ principal, key }: { principal: string; key: string }) => `${principal}\n${key}`;
 
 /**
- * The idempotency store in PostgreSQL (migrations 0004 and 0007): the port's contract, with the
+ * The idempotency store in PostgreSQL (migrations 0004 and 0008): the port's contract, with the
  * claims and the answers of concurrent requests each sharing one statement (batcher.ts: under
  * load, batches grow instead of round trips; bench:api in README, "Benchmarks").
  */

@@ -1,9 +1,26 @@
-import { and, asc, inArray, isNull, lt, lte, or, sql as raw } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, lte, or, sql as raw } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
-import type { SagaStore } from '../../application/ports/saga-store.ts';
+import type { ParkedEvent, SagaStore } from '../../application/ports/saga-store.ts';
 import { createBatcher } from './batcher.ts';
 import { failedByItsInput, type Sql } from './client.ts';
-import { sagaParkedEvents, transferDeadlines } from './schema/saga.ts';
+import {
+  type ParkedEventRow,
+  sagaParkedEventActions,
+  sagaParkedEvents,
+  transferDeadlines,
+} from './schema/saga.ts';
+
+/** PostgreSQL's timestamp text as ISO-8601. */
+const iso = (time: string) => new Date(time).toISOString();
+
+const toParked = ({ resolution, resolvedBy, resolvedAt, parkedAt, ...row }: ParkedEventRow): ParkedEvent => ({
+  ...row,
+  parkedAt: iso(parkedAt),
+  resolution:
+    resolution && resolvedBy && resolvedAt
+      ? { action: resolution, by: resolvedBy, at: iso(resolvedAt) }
+      : null,
+});
 
 /** The saga's deadlines and parking lot in PostgreSQL (migrations/0002_saga.sql). */
 export function createPostgresSagaStore(sql: Sql): SagaStore {
@@ -49,15 +66,54 @@ export function createPostgresSagaStore(sql: Sql): SagaStore {
     async park(entry) {
       await db.insert(sagaParkedEvents).values(entry).onConflictDoNothing();
     },
-    async parked() {
-      return db
-        .select({
-          eventId: sagaParkedEvents.eventId,
-          type: sagaParkedEvents.type,
-          correlationId: sagaParkedEvents.correlationId,
-          error: sagaParkedEvents.error,
-        })
-        .from(sagaParkedEvents);
+    async parked({ includeResolved = false } = {}) {
+      const rows = await db
+        .select()
+        .from(sagaParkedEvents)
+        .where(includeResolved ? undefined : isNull(sagaParkedEvents.resolution))
+        .orderBy(asc(sagaParkedEvents.position));
+      return rows.map(toParked);
     },
+    async parkedEvent(eventId) {
+      const [row] = await db.select().from(sagaParkedEvents).where(eq(sagaParkedEvents.eventId, eventId));
+      if (!row) return null;
+      const actions = await db
+        .select({
+          action: sagaParkedEventActions.action,
+          actor: sagaParkedEventActions.actor,
+          detail: sagaParkedEventActions.detail,
+          at: sagaParkedEventActions.at,
+        })
+        .from(sagaParkedEventActions)
+        .where(eq(sagaParkedEventActions.eventId, eventId))
+        .orderBy(asc(sagaParkedEventActions.id));
+      return { ...toParked(row), actions: actions.map((a) => ({ ...a, at: iso(a.at) })) };
+    },
+    async countParked() {
+      const [row] = await db
+        .select({ parked: count() })
+        .from(sagaParkedEvents)
+        .where(isNull(sagaParkedEvents.resolution));
+      return row?.parked ?? 0;
+    },
+    recordParkedAction: (eventId, { action, actor, detail, at }) =>
+      db.transaction(async (tx) => {
+        // The row is locked, so two operators cannot both resolve one event.
+        const [row] = await tx
+          .select({ resolution: sagaParkedEvents.resolution })
+          .from(sagaParkedEvents)
+          .where(eq(sagaParkedEvents.eventId, eventId))
+          .for('update');
+        if (!row || row.resolution !== null) return false;
+        const when = at.toISOString();
+        await tx.insert(sagaParkedEventActions).values({ eventId, action, actor, detail, at: when });
+        if (action !== 'retry-failed') {
+          await tx
+            .update(sagaParkedEvents)
+            .set({ resolution: action, resolvedBy: actor, resolvedAt: when })
+            .where(eq(sagaParkedEvents.eventId, eventId));
+        }
+        return true;
+      }),
   };
 }

@@ -1,3 +1,27 @@
+/** An event the saga could not handle, kept for an operator (SPEC §7: `esbank parked`). */
+export type ParkedEvent = {
+  eventId: string;
+  /** Its global position: where to read it again. */
+  position: number;
+  type: string;
+  /** The transfer id. */
+  correlationId: string;
+  error: string;
+  parkedAt: string;
+  /** How an operator resolved it; null while it waits. */
+  resolution: { action: 'retried' | 'discarded'; by: string; at: string } | null;
+};
+
+/** One operator action on a parked event, as the audit trail keeps it. */
+export type ParkedEventAction = {
+  action: 'retried' | 'retry-failed' | 'discarded';
+  /** Who did it. */
+  actor: string;
+  /** Why (a discard's reason) or what went wrong (a failed retry's error). */
+  detail: string | null;
+  at: string;
+};
+
 /**
  * Durable saga bookkeeping: transfer deadlines (an index of the deadlineAt carried by each
  * TransferRequested event) and the parking lot for events the coordinator cannot handle.
@@ -20,5 +44,15 @@ export interface SagaStore {
     correlationId: string;
     error: string;
   }): Promise<void>;
-  parked(): Promise<Array<{ eventId: string; type: string; correlationId: string; error: string }>>;
+  /** Parked events in log order: those waiting for an operator, or all of them with `includeResolved`. */
+  parked(options?: { includeResolved?: boolean }): Promise<ParkedEvent[]>;
+  /** One parked event with its audit trail, oldest action first; null if it was never parked. */
+  parkedEvent(eventId: string): Promise<(ParkedEvent & { actions: ParkedEventAction[] }) | null>;
+  /** How many parked events wait for an operator. */
+  countParked(): Promise<number>;
+  /**
+   * Adds an action to the audit trail; `retried` and `discarded` also resolve the event, once:
+   * false (and nothing written) when it is not parked or already resolved.
+   */
+  recordParkedAction(eventId: string, action: Omit<ParkedEventAction, 'at'> & { at: Date }): Promise<boolean>;
 }

@@ -16,4 +16,10 @@ export type TransferState =
 
 export type ExistingTransfer = Exclude<TransferState, { status: 'None' }>;
 
+/** The status the API shows: every soft state before the end is PENDING. */
+export type PublicTransferStatus = 'PENDING' | 'COMPLETED' | 'CANCELLED';
+
+export const publicStatus = (state: ExistingTransfer): PublicTransferStatus =>
+  state.status === 'Completed' ? 'COMPLETED' : state.status === 'Cancelled' ? 'CANCELLED' : 'PENDING';
+
 export const initialTransferState = (): TransferState => ({ status: 'None' });

@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { Sql } from '../../../src/adapters/postgres/client.ts';
+import { esbank } from '../cli.ts';
 
 const BALANCE_MOVES = new Set([
   'CashDeposited',
@@ -96,4 +97,19 @@ export function expectSound(state: Awaited<ReturnType<typeof ledger>>) {
   expect(state.pending).toBe(0);
   expect(state.available).toBe(state.cash);
   for (const outcomes of state.terminal.values()) expect(outcomes).toHaveLength(1);
+}
+
+/**
+ * `esbank verify` over the whole store, as an operator would run it after a fault: every
+ * invariant and every read model against the folded log, with no discrepancy (exit 0).
+ */
+export async function expectReconciled(databaseUrl: string) {
+  const run = await esbank(['verify', '--json'], { DATABASE_URL: databaseUrl });
+  const report = run.stdout ? JSON.parse(run.stdout) : null;
+  expect({ code: run.code, stderr: run.stderr, discrepancies: report?.discrepancies }).toEqual({
+    code: 0,
+    stderr: '',
+    discrepancies: [],
+  });
+  return report as { events: number; transfers: number; noteCount: number };
 }

@@ -1,7 +1,8 @@
 import type { HistoryKind } from '../schema/read-models.ts';
 import { BALANCE_EFFECTS, type ByEventType, byTypeTable, type Projection } from './projection.ts';
 
-const KINDS: Readonly<Record<string, HistoryKind>> = {
+/** The history row each balance-changing event writes (esbank verify expects the same). */
+export const HISTORY_KIND_BY_EVENT: Readonly<Record<string, HistoryKind>> = {
   CashDeposited: 'CASH_DEPOSITED',
   CashWithdrawn: 'CASH_WITHDRAWN',
   TransferCreditHeld: 'TRANSFER_CREDIT_HELD',
@@ -12,7 +13,9 @@ const KINDS: Readonly<Record<string, HistoryKind>> = {
 } satisfies ByEventType<HistoryKind>;
 
 const ROWS = byTypeTable(
-  Object.fromEntries(Object.entries(KINDS).map(([type, kind]) => [type, { kind, ...BALANCE_EFFECTS[type] }])),
+  Object.fromEntries(
+    Object.entries(HISTORY_KIND_BY_EVENT).map(([type, kind]) => [type, { kind, ...BALANCE_EFFECTS[type] }]),
+  ),
 );
 
 /**
@@ -24,7 +27,7 @@ const ROWS = byTypeTable(
  */
 export const historyProjection: Projection = {
   name: 'history',
-  eventTypes: Object.keys(KINDS),
+  eventTypes: Object.keys(HISTORY_KIND_BY_EVENT),
   lookupIndexes: ['history_account_position', 'history_transfer'],
   async apply(tx, source) {
     await tx`

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
-/** Mirrors migrations/0004_idempotency.sql and 0007_idempotency_generation.sql. */
+/** Mirrors migrations/0004_idempotency.sql and 0008_idempotency_generation.sql. */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
