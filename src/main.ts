@@ -6,7 +6,6 @@ import { createHttpApp } from './adapters/http/app.ts';
 import { resolveJwtSecret } from './adapters/http/auth.ts';
 import { createMetrics } from './adapters/http/metrics.ts';
 import { createLogger, type Logger } from './adapters/logging.ts';
-import { mappingOutages } from './adapters/postgres/client.ts';
 import { createPostgresIdempotencyStore } from './adapters/postgres/idempotency-store.ts';
 import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
@@ -65,13 +64,13 @@ export async function startService(
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const infrastructure = await openInfrastructure(config, { pool: { max: 30 } });
   const { sql, store } = infrastructure;
-  const sagaStore = mappingOutages(createPostgresSagaStore(sql));
+  const sagaStore = createPostgresSagaStore(sql);
   const { banking, coordinator } = createWriteSide(config, store, sagaStore, logger);
   coordinator.start();
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
   const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
-  const readModel = mappingOutages(createReadModel(sql, { store }));
-  const idempotencyKeys = mappingOutages(createPostgresIdempotencyStore(sql));
+  const readModel = createReadModel(sql, { store });
+  const idempotencyKeys = createPostgresIdempotencyStore(sql);
   const relay = config.BROKER_URL
     ? createIntegrationRelay({
         store,

@@ -5,7 +5,7 @@ import type {
   StoredAnswer,
 } from '../../application/ports/idempotency-store.ts';
 import { createBatcher } from './batcher.ts';
-import { failedByItsInput, type Sql } from './client.ts';
+import { failedByItsInput, mappingOutages, type Sql } from './client.ts';
 
 type Row = { principal: string; key: string; request_hash: string };
 const row = (claim: KeyClaim): Row => ({
@@ -76,7 +76,8 @@ export function createPostgresIdempotencyStore(
   const held = (claim: KeyClaim) =>
     sql`principal = ${claim.principal} AND key = ${claim.key} AND request_hash = ${claim.requestHash} AND status_code IS NULL`;
 
-  return {
+  // Connection failures reach callers as the port's unavailable error (a 503), never as a driver code.
+  return mappingOutages({
     async claim(claim): Promise<ClaimOutcome> {
       const generation = await claimKeys(row(claim));
       if (generation !== null) return { kind: 'claimed', generation };
@@ -116,5 +117,5 @@ export function createPostgresIdempotencyStore(
     async sweep() {
       return (await sql`DELETE FROM idempotency_keys WHERE expires_at < now()`).count;
     },
-  };
+  });
 }

@@ -7,7 +7,7 @@ import {
   type TransferQuery,
   type TransferView,
 } from '../../application/ports/read-model.ts';
-import type { Sql } from './client.ts';
+import { mappingOutages, type Sql } from './client.ts';
 import { PROJECTION_NAMES, type ProjectionName } from './projections/projection.ts';
 import { CHECKPOINT_CHANNEL } from './projections/runner.ts';
 import {
@@ -96,7 +96,8 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
     return reading.position;
   };
 
-  return {
+  // Connection failures reach callers as the port's unavailable error (a 503), never as a driver code.
+  return mappingOutages({
     async getAccount(accountId: string): Promise<AccountView | null> {
       const [row] = await db
         .select({
@@ -259,5 +260,5 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
       listener = undefined;
       await active?.unlisten().catch(() => {});
     },
-  };
+  });
 }
