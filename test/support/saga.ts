@@ -7,6 +7,7 @@ import type { SagaStore } from '../../src/application/ports/saga-store.ts';
 import type { TransferState } from '../../src/domain/transfer/index.ts';
 import { SAGA_EVENT_TYPES } from '../../src/sagas/transfer-saga.ts';
 import { createTransferSagaCoordinator } from '../../src/sagas/transfer-saga-coordinator.ts';
+import { BALANCE_MOVES } from './balance-moves.ts';
 
 export const request: RequestContext = { requestId: 'test-request', principal: 'tester' };
 
@@ -139,18 +140,9 @@ export async function expectMoneyRules(store: EventStore) {
   const byTransfer = new Map<string, Set<string>>();
   const closedAt = new Map<string, number>();
   const movedAfterClose: string[] = [];
-  const moves = new Set([
-    'CashDeposited',
-    'CashWithdrawn',
-    'TransferCreditHeld',
-    'TransferCreditReleased',
-    'TransferCreditCancelled',
-    'TransferDebited',
-    'TransferDebitRefunded',
-  ]);
   for (const e of events) {
     if (e.type === 'AccountClosed') closedAt.set(e.streamName, e.revision);
-    else if (moves.has(e.type) && closedAt.has(e.streamName))
+    else if (BALANCE_MOVES.has(e.type) && closedAt.has(e.streamName))
       movedAfterClose.push(`${e.streamName} ${e.type}`);
     const transferId = e.data.transferId;
     if (typeof transferId !== 'string') continue;

@@ -1,16 +1,7 @@
 import { expect } from 'vitest';
 import type { Sql } from '../../../src/adapters/postgres/client.ts';
+import { BALANCE_MOVES } from '../balance-moves.ts';
 import { esbank } from '../cli.ts';
-
-const BALANCE_MOVES = new Set([
-  'CashDeposited',
-  'CashWithdrawn',
-  'TransferCreditHeld',
-  'TransferCreditReleased',
-  'TransferCreditCancelled',
-  'TransferDebited',
-  'TransferDebitRefunded',
-]);
 
 /** Reads the event log straight from the database: the ground truth after a fault. */
 export async function ledger(sql: Sql) {
