@@ -11,6 +11,7 @@ import {
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
 import type { NewEvent } from '../../src/application/ports/event-store.ts';
+import { currentVersion } from '../../src/application/upcasting.ts';
 
 /**
  * An in-memory stand-in for `EventStoreDBClient` 6.2.1, written to what its sources say the client
@@ -277,7 +278,21 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
       for (let i = 0; i < count; i++)
         write(
           streamName,
-          [{ id: crypto.randomUUID(), type, data: {}, contentType: 'application/json' } as EventData],
+          [
+            {
+              id: crypto.randomUUID(),
+              type,
+              data: {},
+              // As the adapter writes every event: with its metadata, at its type's current schema.
+              metadata: {
+                correlationId: 'stub',
+                causationId: 'stub',
+                occurredAt: '2030-01-01T00:00:00.000Z',
+                schemaVersion: currentVersion(type),
+              },
+              contentType: 'application/json',
+            } as EventData,
+          ],
           'any',
         );
     },
