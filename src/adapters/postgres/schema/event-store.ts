@@ -46,4 +46,3 @@ export const subscriptionCheckpoints = pgTable('subscription_checkpoints', {
   position: bigint('position', { mode: 'number' }).notNull(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
-
