@@ -4,13 +4,9 @@ import { join } from 'node:path';
 import type { MiddlewareHandler } from 'hono';
 import { sign, verify } from 'hono/jwt';
 import type { Config } from '../../config.ts';
-import type { AppEnv } from './context.ts';
+import type { AppEnv, Principal, Role } from './context.ts';
 import { HttpProblem } from './problem.ts';
 import { isStorableText } from './schemas.ts';
-
-export type Role = 'customer' | 'operator';
-/** The authenticated caller: the JWT's `sub` and `role` (SPEC §9). */
-export type Principal = { sub: string; role: Role };
 
 /**
  * SPEC §9's one access rule: an operator may see and act on every account, a customer on its own.

@@ -5,9 +5,15 @@ import type { IdempotencyStore } from '../../application/ports/idempotency-store
 import type { ReadModel } from '../../application/ports/read-model.ts';
 import type { SagaStore } from '../../application/ports/saga-store.ts';
 import type { Logger } from '../logging.ts';
-import type { Principal } from './auth.ts';
-import type { ClaimedKey } from './idempotency.ts';
 import type { Metrics } from './metrics.ts';
+
+export type Role = 'customer' | 'operator';
+
+/** The authenticated caller: the JWT's `sub` and `role` (SPEC §9). */
+export type Principal = { sub: string; role: Role };
+
+/** A request's Idempotency-Key as claimed: the key and its generation (see migration 0008). */
+export type ClaimedKey = { key: string; generation: string };
 
 /** What the HTTP adapter needs; built once in the composition root (src/main.ts). */
 export type HttpDeps = {

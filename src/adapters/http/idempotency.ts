@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { IdempotencyStore, KeyClaim } from '../../application/ports/idempotency-store.ts';
-import type { AppEnv } from './context.ts';
+import type { AppEnv, ClaimedKey } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -19,9 +19,6 @@ const inFlight = () =>
   );
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** A request's Idempotency-Key as claimed: the key and its generation (see migration 0008). */
-export type ClaimedKey = { key: string; generation: string };
 
 /**
  * A UUID derived from (principal, key, generation, purpose): a retried command gets the same
