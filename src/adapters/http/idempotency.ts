@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { IdempotencyStore, KeyClaim } from '../../application/ports/idempotency-store.ts';
+import { retry } from '../../application/retry.ts';
 import type { AppEnv, ClaimedKey } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
@@ -66,29 +67,36 @@ export function idempotency(
       requestHash: sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`),
     };
 
-    let generation: string | null = null;
-    for (let attempt = 0; attempt < 3 && generation === null; attempt++) {
-      const found = await keys.claim(mine);
-      if (found.kind === 'claimed') generation = found.generation;
-      else if (found.kind === 'free')
-        continue; // released or swept a moment ago: claim again
-      else if (found.requestHash !== mine.requestHash) {
-        throw new HttpProblem(
-          422,
-          'idempotency-key-reused',
-          'Idempotency-Key reused',
-          'This key was used with another request',
-        );
-      } else if (found.kind === 'in-flight') throw inFlight();
-      else {
-        const { status, body, contentType } = found.answer;
-        return c.body(body, status as ContentfulStatusCode, {
-          ...(contentType ? { 'content-type': contentType } : {}),
-          'Idempotent-Replayed': 'true',
-        });
-      }
+    // A key released or swept between the claim and the look at it is simply claimed again.
+    const found = await retry(
+      async () => {
+        const outcome = await keys.claim(mine);
+        if (outcome.kind === 'free') throw inFlight();
+        return outcome;
+      },
+      {
+        attempts: 3,
+        delayMs: () => 0,
+        retryOn: (error) => error instanceof HttpProblem && error.status === 409,
+      },
+    );
+    if (found.kind !== 'claimed' && found.requestHash !== mine.requestHash) {
+      throw new HttpProblem(
+        422,
+        'idempotency-key-reused',
+        'Idempotency-Key reused',
+        'This key was used with another request',
+      );
     }
-    if (generation === null) throw inFlight();
+    if (found.kind === 'in-flight') throw inFlight();
+    if (found.kind === 'answered') {
+      const { status, body, contentType } = found.answer;
+      return c.body(body, status as ContentfulStatusCode, {
+        ...(contentType ? { 'content-type': contentType } : {}),
+        'Idempotent-Replayed': 'true',
+      });
+    }
+    const { generation } = found;
 
     const heartbeat = setInterval(() => keys.renew(mine).catch(() => {}), heartbeatMs);
     heartbeat.unref();
