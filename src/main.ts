@@ -27,7 +27,13 @@ const DRAIN_MS = 10_000;
 /** Idempotency keys live ≥ 24 h; expired ones are swept at start and then hourly. */
 const SWEEP_EVERY_MS = 3_600_000;
 
-export type RunningService = { url: string; port: number; stop(): Promise<void> };
+export type RunningService = {
+  url: string;
+  port: number;
+  /** The HTTP app itself: tests that need no socket call `fetch` on it in process. */
+  fetch: (request: Request) => Response | Promise<Response>;
+  stop(): Promise<void>;
+};
 
 /**
  * The aggregates and the transfer saga on a store, as the service runs them; `esbank parked retry`
@@ -96,6 +102,7 @@ export async function startService(
   };
 
   let server: ReturnType<typeof serve>;
+  let app: ReturnType<typeof createHttpApp>;
   let hostname: string;
   try {
     const jwtSecret = await resolveJwtSecret(config);
@@ -105,7 +112,7 @@ export async function startService(
         `AUTH_JWT_SECRET is shorter than ${MIN_SECRET_BYTES} bytes: tokens are easier to forge`,
       );
     }
-    const app = createHttpApp({
+    app = createHttpApp({
       banking,
       readModel,
       store,
@@ -138,6 +145,7 @@ export async function startService(
   return {
     url,
     port,
+    fetch: (request) => app.fetch(request),
     stop() {
       stopping ??= (async () => {
         // Stop accepting, let in-flight requests finish (a long `Prefer: wait` at most DRAIN_MS),

@@ -25,8 +25,15 @@ export type TestService = RunningService & {
   close(): Promise<void>;
 };
 
-/** The whole service on a fresh database and a free port, as `esbank serve` runs it. */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+/**
+ * The whole service on a fresh database and a free port, as `esbank serve` runs it. `inProcess`:
+ * requests go to the app in process (`app.fetch`, no socket), for tests of what the app answers;
+ * end-to-end tests go over the socket.
+ */
+export async function startTestService(
+  env: Record<string, string> = {},
+  { inProcess = false }: { inProcess?: boolean } = {},
+): Promise<TestService> {
   const db = await createTestDatabase({ migrate: false });
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -45,11 +52,10 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(service.url + path, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body }),
-    });
+    const init = { method, headers, ...(body === undefined ? {} : { body }) };
+    const response = inProcess
+      ? await service.fetch(new Request(service.url + path, init))
+      : await fetch(service.url + path, init);
     const text = await response.text();
     let parsed: unknown = text;
     try {

@@ -176,11 +176,12 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
   app.use('*', async (c, next) => {
     // A declared length is what Node's parser lets through, so it alone decides (as bodyLimit
     // would, but without turning the request into a web stream); a chunked body is counted.
+    // Neither header (a body handed over in process, not through Node's parser): counted too.
     const length = c.req.header('content-length');
-    if (c.req.header('transfer-encoding') === undefined) {
-      if (length === undefined) return next();
+    if (c.req.header('transfer-encoding') === undefined && length !== undefined) {
       return Number(length) > BODY_LIMIT_BYTES ? tooLarge(c) : next();
     }
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     return limitStream(c, next);
   });
   app.use('*', async (c, next) => {

@@ -23,7 +23,7 @@ describe('who may move whose money (SPEC §9): principals × routes', () => {
   let internalTransfer = '';
 
   beforeAll(async () => {
-    api = await startTestService({ RATE_LIMIT_PER_MINUTE: '100000' });
+    api = await startTestService({ RATE_LIMIT_PER_MINUTE: '100000' }, { inProcess: true });
     const now = Math.floor(Date.now() / 1000);
     tokens.owner = await api.token('alice');
     tokens.other = await api.token('bob');
@@ -235,7 +235,7 @@ describe('who may move whose money (SPEC §9): principals × routes', () => {
   });
 
   it('rate-limits per principal with 429 and Retry-After', async () => {
-    const limited = await startTestService({ RATE_LIMIT_PER_MINUTE: '5' });
+    const limited = await startTestService({ RATE_LIMIT_PER_MINUTE: '5' }, { inProcess: true });
     try {
       const token = await limited.token('flood');
       const statuses = [];

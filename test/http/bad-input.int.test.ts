@@ -22,7 +22,7 @@ describe('bad input → a 4xx problem and no event written', () => {
   let operator: string;
 
   beforeAll(async () => {
-    api = await startTestService();
+    api = await startTestService({}, { inProcess: true });
     owner = await api.token('alice');
     operator = await api.token('ops', 'operator');
     eur = (await api.call('POST', '/accounts', { token: owner, body: { currency: 'EUR' } })).body.accountId;
