@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { startDeadlineJob } from './adapters/cron/deadline-job.ts';
 import { createEventStoreDBStore } from './adapters/eventstoredb/event-store.ts';
 import { createHttpApp } from './adapters/http/app.ts';
@@ -15,6 +16,7 @@ import { migrate } from './adapters/postgres/migrate.ts';
 import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
+import { startTracing } from './adapters/telemetry.ts';
 import { createBankingService } from './application/banking-service.ts';
 import { systemClock } from './application/ports/clock.ts';
 import type { EventStore } from './application/ports/event-store.ts';
@@ -73,9 +75,23 @@ export function createWriteSide(config: Config, store: EventStore, sagaStore: Sa
  */
 export async function startService(
   config: Config,
-  options: { logger?: Logger; host?: string } = {},
+  options: {
+    logger?: Logger;
+    host?: string;
+    /** Spans go (also) to this exporter, one by one: tests trace into memory. */
+    spanExporter?: SpanExporter;
+  } = {},
 ): Promise<RunningService> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const endpoint = config.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // Unset, no SDK is loaded: the OpenTelemetry API calls in the code stay no-ops.
+  const tracing =
+    endpoint || options.spanExporter
+      ? await startTracing({
+          ...(endpoint ? { endpoint } : {}),
+          ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
+        })
+      : null;
   const database = await resolveDatabase(config);
   const sql = createSql(database.url, { max: 30 });
   try {
@@ -83,6 +99,7 @@ export async function startService(
   } catch (error) {
     await sql.end({ timeout: 1 });
     await database.stop();
+    await tracing?.shutdown();
     throw error;
   }
   const store = createEventStore(config, sql);
@@ -90,7 +107,12 @@ export async function startService(
   const { banking, coordinator } = createWriteSide(config, store, sagaStore, logger);
   coordinator.start();
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
-  const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
+  const projections = startProjections({
+    store,
+    sql,
+    logger: logger.child({ component: 'projections' }),
+    traced: tracing !== null,
+  });
   const readModel = createReadModel(sql, { store });
   const sweepKeys = () => void sweepIdempotencyKeys(sql).catch(() => {});
   sweepKeys();
@@ -107,6 +129,7 @@ export async function startService(
     await store.close();
     await sql.end({ timeout: 5 });
     await database.stop();
+    await tracing?.shutdown();
   };
 
   let server: ReturnType<typeof serve>;
@@ -129,6 +152,7 @@ export async function startService(
       jwtSecret,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       sagaStore,
+      tracing: tracing !== null,
     });
     hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import type { Decider, Message } from '../domain/decider.ts';
 import { type EventMetadata, type EventStore, WrongExpectedRevisionError } from './ports/event-store.ts';
 import type { IdGenerator } from './ports/ids.ts';
+import { traceMetadata } from './tracing.ts';
 import { currentVersion } from './upcasting.ts';
 
 /** Who asks and why: copied into every event's metadata. */
@@ -152,7 +153,7 @@ export function createAggregateRepository<Command, Event extends Message, State>
             id: ids.newId(),
             type: event.type,
             data: event.data as Record<string, unknown>,
-            metadata: { ...context, schemaVersion: currentVersion(event.type) },
+            metadata: { ...context, schemaVersion: currentVersion(event.type), ...traceMetadata() },
           })),
           loaded.revision,
         );

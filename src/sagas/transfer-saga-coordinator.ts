@@ -10,6 +10,7 @@ import {
 } from '../application/ports/event-store.ts';
 import type { AppLogger } from '../application/ports/logger.ts';
 import type { SagaStore } from '../application/ports/saga-store.ts';
+import { inEventSpan } from '../application/tracing.ts';
 import { DomainError } from '../domain/errors.ts';
 import {
   isSagaEvent,
@@ -170,12 +171,21 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     });
   }
 
+  /** `settle` in a span that continues the trace the event was written in (src/application/tracing.ts). */
+  const settleTraced = (event: SagaEvent & RecordedEvent, transferId: string) =>
+    inEventSpan(
+      event.metadata,
+      `saga ${event.type}`,
+      { 'esbank.transfer_id': transferId, 'esbank.event_id': event.id },
+      () => settle(event, transferId),
+    );
+
   async function handleEvent(event: RecordedEvent) {
     if (!isSagaEvent(event)) return;
     const transferId = String(event.data.transferId);
     for (let attempt = 1; ; attempt++) {
       try {
-        await settle(event, transferId);
+        await settleTraced(event, transferId);
         return;
       } catch (error) {
         if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
@@ -246,7 +256,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     handleBatch,
     async retry(event) {
       if (!isSagaEvent(event)) throw new Error(`the saga does not handle ${event.type} events`);
-      await settle(event, String(event.data.transferId));
+      await settleTraced(event, String(event.data.transferId));
     },
     async fireDueDeadlines() {
       const now = clock.now();

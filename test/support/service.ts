@@ -1,3 +1,4 @@
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { expect } from 'vitest';
 import { mintToken } from '../../src/adapters/http/auth.ts';
 import { createLogger } from '../../src/adapters/logging.ts';
@@ -26,7 +27,10 @@ export type TestService = RunningService & {
 };
 
 /** The whole service on a fresh database and a free port, as `esbank serve` runs it. */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: { spanExporter?: SpanExporter } = {},
+): Promise<TestService> {
   const db = await createTestDatabase({ migrate: false });
   const config = loadConfig({
     DATABASE_URL: db.url,
@@ -36,7 +40,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     TRANSFER_DEADLINE_MS: '30000',
     ...env,
   });
-  const service = await startService(config, { logger: createLogger('silent') });
+  const service = await startService(config, { logger: createLogger('silent'), ...options });
   const call: TestService['call'] = async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
