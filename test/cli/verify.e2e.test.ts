@@ -171,7 +171,8 @@ describe('esbank verify as a child process', () => {
       ...store,
       readAll: async (options: Parameters<typeof store.readAll>[0]) => {
         const batch = await store.readAll(options);
-        await (opened ??= openLate());
+        opened ??= openLate();
+        await opened;
         return batch;
       },
     };
