@@ -92,9 +92,8 @@ const historyRows = (sql: Sql, after: number, upTo: number) =>
     SELECT position, account_id, kind, amount, available_after, pending_after, transfer_id
     FROM history WHERE position > ${after} AND position <= ${upTo} ORDER BY position`;
 
-/** History rows against the rows the batch's events call for. */
+/** History rows against the rows the batch's events call for; both are in position order. */
 function compareHistory(findings: Findings, rows: readonly HistoryRow[], expected: readonly HistoryRow[]) {
-  const actual = new Map(rows.map((row) => [row.position, row]));
   const report = (position: number, detail: string) =>
     findings.report({
       check: 'read-model',
@@ -102,14 +101,24 @@ function compareHistory(findings: Findings, rows: readonly HistoryRow[], expecte
       detail,
       position,
     });
-  for (const want of expected) {
-    const got = actual.get(want.position);
-    actual.delete(want.position);
-    if (!got) report(want.position, `missing; expected ${describeRow(want)}`);
-    else if (!sameHistory(got, want))
-      report(want.position, `is ${describeRow(got)}; expected ${describeRow(want)}`);
+  let i = 0;
+  let j = 0;
+  while (i < rows.length || j < expected.length) {
+    const got = rows[i];
+    const want = expected[j];
+    if (want && (!got || want.position < got.position)) {
+      report(want.position, `missing; expected ${describeRow(want)}`);
+      j++;
+    } else if (got && (!want || got.position < want.position)) {
+      report(got.position, `no event calls for it: ${describeRow(got)}`);
+      i++;
+    } else if (got && want) {
+      if (!sameHistory(got, want))
+        report(want.position, `is ${describeRow(got)}; expected ${describeRow(want)}`);
+      i++;
+      j++;
+    }
   }
-  for (const extra of actual.values()) report(extra.position, `no event calls for it: ${describeRow(extra)}`);
 }
 
 /** Balances and transfers rows against the folded accounts and transfers; rows newer than `head` are skipped. */
