@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAGA_EVENT_TYPES } from '../../src/sagas/transfer-saga.ts';
@@ -106,5 +108,32 @@ describe('traces (in-memory exporter)', () => {
     const rows = await api.db.sql<{ traceparent: string | null }[]>`
       SELECT metadata->>'traceparent' AS traceparent FROM events WHERE data->>'transferId' = ${transferIds[0]!}`;
     for (const { traceparent } of rows) expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+});
+
+describe('traces exported by OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
+  it('posts the spans to the collector’s /v1/traces', async () => {
+    const posts: Array<{ path: string | undefined; type: string | undefined; bytes: number }> = [];
+    const collector = createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      req.on('end', () => {
+        posts.push({ path: req.url, type: req.headers['content-type'], bytes });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const { port } = collector.address() as AddressInfo;
+    const api = await startTestService({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    try {
+      expect((await api.call('GET', '/health/live')).status).toBe(200);
+    } finally {
+      await api.close(); // flushes the batch
+      collector.close();
+    }
+    expect(posts).toEqual([{ path: '/v1/traces', type: 'application/json', bytes: expect.any(Number) }]);
+    expect(posts[0]!.bytes).toBeGreaterThan(0);
   });
 });
