@@ -11,18 +11,19 @@
  * the rebuild (flat means batches are not accumulating).
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import postgres from 'postgres';
 import { createSql } from '../src/adapters/postgres/client.ts';
+import { createScratchDatabase } from '../src/adapters/postgres/database.ts';
 import { createPostgresEventStore } from '../src/adapters/postgres/event-store.ts';
 import { migrate } from '../src/adapters/postgres/migrate.ts';
 import { rebuildReadModels } from '../src/adapters/postgres/projections/rebuild.ts';
 import { startProjections } from '../src/adapters/postgres/projections/runner.ts';
 import { verifyStore } from '../src/adapters/postgres/verify.ts';
 import { silentLogger } from '../src/application/ports/logger.ts';
+import { loadConfig } from '../src/config.ts';
+import { startDatabaseServer } from '../src/infrastructure.ts';
 import { progressReporter } from './support/progress.ts';
 
 const { values } = parseArgs({
@@ -40,25 +41,6 @@ const { values } = parseArgs({
 const target = Number(values.events);
 const log = (message: string) => !values.json && process.stderr.write(`${message}\n`);
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
-
-/** A fresh database on DATABASE_URL's server (default: the local one). */
-async function freshDatabase() {
-  const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `esbank_replay_${randomBytes(5).toString('hex')}`;
-  const sql = postgres(admin, { max: 1, onnotice: () => {} });
-  await sql.unsafe(`CREATE DATABASE ${name}`);
-  await sql.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const dropper = postgres(admin, { max: 1, onnotice: () => {} });
-      await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await dropper.end();
-    },
-  };
-}
 
 /** CPU time of this process and of its PostgreSQL backends (read from /proc when the server is local). */
 async function cpuSince(start?: { nodeMs: number; backends: Map<number, number> }) {
@@ -93,7 +75,9 @@ const generate = (url: string, events: number) =>
     );
   });
 
-const fresh = values['database-url'] ? null : await freshDatabase();
+// Without --database-url: a fresh database on DATABASE_URL's server, or else on the embedded bench cluster.
+const server = values['database-url'] ? null : await startDatabaseServer(loadConfig(), 'bench-pg');
+const fresh = server && (await createScratchDatabase(server.adminUrl, 'esbank_replay'));
 const url = values['database-url'] ?? fresh!.url;
 const APPLICATION_NAME = `esbank-bench-replay-${process.pid}`;
 const sql = createSql(url, { max: 8, applicationName: APPLICATION_NAME });
@@ -115,6 +99,7 @@ try {
   await sql.end({ timeout: 5 });
   if (fresh && !values.keep) await fresh.drop();
   else if (fresh) log(`kept ${fresh.url}`);
+  await server?.stop();
 }
 
 async function benchReplay() {

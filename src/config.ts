@@ -15,6 +15,12 @@ const schema = z.object({
   /** HS256 secret; shorter than 32 bytes is accepted with a warning at start-up (RFC 7518 wants 256 bits). */
   AUTH_JWT_SECRET: z.string().min(1).optional(),
   RATE_LIMIT_PER_MINUTE: positiveInt(6000),
+  /** Integration events (SPEC §10): unset, no relay runs. */
+  BROKER_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .optional(),
+  BROKER_EXCHANGE: z.string().min(1).default('esbank.events'),
   /** Where the embedded PostgreSQL and generated secrets live. */
   ESBANK_HOME: z.string().default('.esbank'),
   /** OTLP/HTTP collector (e.g. http://127.0.0.1:4318): traces are exported there; unset, none are made. */

@@ -1,28 +1,25 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { createAmqpPublisher } from './adapters/amqp/publisher.ts';
 import { startDeadlineJob } from './adapters/cron/deadline-job.ts';
-import { createEventStoreDBStore } from './adapters/eventstoredb/event-store.ts';
 import { createHttpApp } from './adapters/http/app.ts';
 import { resolveJwtSecret } from './adapters/http/auth.ts';
-import { sweepIdempotencyKeys } from './adapters/http/idempotency.ts';
 import { createMetrics } from './adapters/http/metrics.ts';
 import { createLogger, type Logger } from './adapters/logging.ts';
-import { createInMemoryEventStore } from './adapters/memory/event-store.ts';
-import { createSql } from './adapters/postgres/client.ts';
-import { resolveDatabase } from './adapters/postgres/database.ts';
-import { createPostgresEventStore } from './adapters/postgres/event-store.ts';
-import { migrate } from './adapters/postgres/migrate.ts';
+import { startTracing } from './adapters/telemetry.ts';
+import { createPostgresIdempotencyStore } from './adapters/postgres/idempotency-store.ts';
 import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
-import { startTracing } from './adapters/telemetry.ts';
 import { createBankingService } from './application/banking-service.ts';
+import { createIntegrationRelay } from './application/integration-relay.ts';
 import { systemClock } from './application/ports/clock.ts';
 import type { EventStore } from './application/ports/event-store.ts';
 import { randomIds } from './application/ports/ids.ts';
 import type { SagaStore } from './application/ports/saga-store.ts';
 import type { Config } from './config.ts';
+import { openInfrastructure } from './infrastructure.ts';
 import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator.ts';
 
 /** HS256 keys should carry 256 bits (RFC 7518 §3.2). */
@@ -33,17 +30,6 @@ const DRAIN_MS = 10_000;
 const SWEEP_EVERY_MS = 3_600_000;
 
 export type RunningService = { url: string; port: number; stop(): Promise<void> };
-
-function createEventStore(config: Config, sql: ReturnType<typeof createSql>): EventStore {
-  switch (config.EVENT_STORE) {
-    case 'postgres':
-      return createPostgresEventStore(sql);
-    case 'memory':
-      return createInMemoryEventStore();
-    case 'eventstoredb':
-      return createEventStoreDBStore(config.EVENTSTORE_CONNECTION_STRING!);
-  }
-}
 
 /**
  * The aggregates and the transfer saga on a store, as the service runs them; `esbank parked retry`
@@ -92,17 +78,11 @@ export async function startService(
           ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
         })
       : null;
-  const database = await resolveDatabase(config);
-  const sql = createSql(database.url, { max: 30 });
-  try {
-    await migrate(sql);
-  } catch (error) {
-    await sql.end({ timeout: 1 });
-    await database.stop();
+  const infrastructure = await openInfrastructure(config, { pool: { max: 30 } }).catch(async (error) => {
     await tracing?.shutdown();
     throw error;
-  }
-  const store = createEventStore(config, sql);
+  });
+  const { sql, store } = infrastructure;
   const sagaStore = createPostgresSagaStore(sql);
   const { banking, coordinator } = createWriteSide(config, store, sagaStore, logger);
   coordinator.start();
@@ -114,7 +94,16 @@ export async function startService(
     traced: tracing !== null,
   });
   const readModel = createReadModel(sql, { store });
-  const sweepKeys = () => void sweepIdempotencyKeys(sql).catch(() => {});
+  const idempotencyKeys = createPostgresIdempotencyStore(sql);
+  const relay = config.BROKER_URL
+    ? createIntegrationRelay({
+        store,
+        publisher: createAmqpPublisher({ url: config.BROKER_URL, exchange: config.BROKER_EXCHANGE }),
+        logger: logger.child({ component: 'relay' }),
+      })
+    : undefined;
+  relay?.start();
+  const sweepKeys = () => void idempotencyKeys.sweep().catch(() => {});
   sweepKeys();
   const sweep = setInterval(sweepKeys, SWEEP_EVERY_MS);
   sweep.unref();
@@ -125,10 +114,9 @@ export async function startService(
     await deadlineJob.stop();
     await coordinator.stop();
     await projections.stop();
+    await relay?.stop();
     await readModel.close();
-    await store.close();
-    await sql.end({ timeout: 5 });
-    await database.stop();
+    await infrastructure.close();
     await tracing?.shutdown();
   };
 
@@ -146,11 +134,12 @@ export async function startService(
       banking,
       readModel,
       store,
-      sql,
+      idempotency: idempotencyKeys,
       logger,
       metrics: createMetrics(),
       jwtSecret,
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
+      ...(relay ? { relay } : {}),
       sagaStore,
       tracing: tracing !== null,
     });
@@ -167,7 +156,7 @@ export async function startService(
   const { port } = server.address() as AddressInfo;
   const url = `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
   logger.info(
-    { url, eventStore: config.EVENT_STORE, embeddedDatabase: database.embedded },
+    { url, eventStore: config.EVENT_STORE, embeddedDatabase: infrastructure.embedded },
     'esbank is serving',
   );
 

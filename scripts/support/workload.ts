@@ -67,7 +67,7 @@ function random(seed: number) {
  * coordinator: accounts in two currencies (a tenth of them "merchants" that receive half of the
  * transfers), cash deposits and withdrawals, closings, and transfers driven step by step by the
  * saga's own pure `react` — completed, refused for insufficient funds, sent to a closed account,
- * expired by the deadline, and now and then a debit that lands after the expiry and is refunded.
+ * voided by the deadline, and now and then a debit that lands just before the deadline fires (it goes forward).
  * Commands are decided by the real deciders on in-memory state; each stream's appends are chained
  * with exact expected revisions while many flows interleave in the log.
  */
@@ -228,17 +228,16 @@ export async function generateWorkload(
         if (!isSagaEvent(event)) continue;
         const reaction = react(event, transfers.get(transferId)!.state, new Date(now()));
         if (mayStall && event.type === 'TransferCreditRecorded') {
-          // The saga falls behind: the deadline job expires the transfer before the debit is sent
-          // (or, in the race, just as it is sent). The rest runs detached from the worker.
+          // The saga falls behind: the deadline job has the source void the debit before the debit
+          // is sent (or, in the race, just after it landed, when the transfer goes forward). The
+          // rest runs detached from the worker.
           detached.push(
             (async () => {
               await new Promise<void>((resume) =>
                 stalled.push({ at: Date.parse(details.deadlineAt), resume }),
               );
-              for (const command of [
-                ...onDeadline(transferId, new Date(now())),
-                ...(lateDebit ? reaction.commands : []),
-              ]) {
+              const expiry = onDeadline(transfers.get(transferId)!.state, new Date(now()));
+              for (const command of lateDebit ? [...reaction.commands, ...expiry] : expiry) {
                 queue.push(...(await send(command, id)));
               }
               await drive(queue, false);

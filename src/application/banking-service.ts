@@ -4,10 +4,12 @@ import {
   type AccountState,
   accountDecider,
   accountStreamName,
+  type CashCommandData,
 } from '../domain/account/index.ts';
 import { DomainError } from '../domain/errors.ts';
-import { assertAmount } from '../domain/money.ts';
 import {
+  assertTransferRoute,
+  currencyOfTransfer,
   type TransferCommand,
   type TransferDetails,
   type TransferEvent,
@@ -73,12 +75,10 @@ export function createBankingService(deps: BankingServiceDeps) {
     return { state, position, revision };
   };
 
-  const requireOpen = (accountId: string, state: AccountState) => {
-    if (state.status === 'Unopened')
-      throw new DomainError('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`);
-    if (state.status === 'Closed') throw new DomainError('ACCOUNT_CLOSED', `Account ${accountId} is closed`);
-    return state;
-  };
+  const cashData = ({ operationId, ...movement }: CashInput): CashCommandData =>
+    operationId === undefined
+      ? movement
+      : { ...movement, operation: { id: operationId, at: clock.now().toISOString() } };
 
   return {
     accounts,
@@ -111,14 +111,17 @@ export function createBankingService(deps: BankingServiceDeps) {
       }
     },
 
-    /** With an `operationId`, the same deposit sent again changes nothing (position null). */
+    /**
+     * With an `operationId`, the same deposit sent again is booked once (the repeat answers with
+     * position null); the id with another amount is refused (OPERATION_ID_REUSED).
+     */
     depositCash(input: CashInput, request: RequestContext) {
-      return onAccount(input.accountId, { type: 'DepositCash', data: input }, request);
+      return onAccount(input.accountId, { type: 'DepositCash', data: cashData(input) }, request);
     },
 
-    /** With an `operationId`, the same withdrawal sent again changes nothing (position null). */
+    /** As depositCash, for a withdrawal. */
     withdrawCash(input: CashInput, request: RequestContext) {
-      return onAccount(input.accountId, { type: 'WithdrawCash', data: input }, request);
+      return onAccount(input.accountId, { type: 'WithdrawCash', data: cashData(input) }, request);
     },
 
     closeAccount(input: { accountId: string }, request: RequestContext) {
@@ -153,24 +156,16 @@ export function createBankingService(deps: BankingServiceDeps) {
         details.amount === input.amount &&
         details.reference === input.reference;
       try {
-        assertAmount(input.amount);
+        assertTransferRoute(input);
         // As this process last knew them: what is checked here (they exist, are open, share a
         // currency, whose they are) is re-checked by the saga against the accounts themselves,
         // and only a close made by another instance a moment ago could be missed here.
         const [from, to] = await Promise.all([
-          accounts.recall(input.fromAccountId),
-          input.toAccountId === input.fromAccountId ? null : accounts.recall(input.toAccountId),
+          accounts.lastKnown(input.fromAccountId),
+          accounts.lastKnown(input.toAccountId),
         ]);
         options.authorize?.(from.state);
-        if (to === null) throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
-        const source = requireOpen(input.fromAccountId, from.state);
-        const destination = requireOpen(input.toAccountId, to.state);
-        if (source.currency !== destination.currency) {
-          throw new DomainError(
-            'CURRENCY_MISMATCH',
-            `Cannot transfer ${source.currency} to an account in ${destination.currency}`,
-          );
-        }
+        const currency = currencyOfTransfer(input, from.state, to.state);
         const now = clock.now();
         const command: TransferCommand = {
           type: 'RequestTransfer',
@@ -179,7 +174,7 @@ export function createBankingService(deps: BankingServiceDeps) {
             fromAccountId: input.fromAccountId,
             toAccountId: input.toAccountId,
             amount: input.amount,
-            currency: source.currency,
+            currency,
             ...(input.reference === undefined ? {} : { reference: input.reference }),
             deadlineAt: new Date(now.getTime() + deps.transferDeadlineMs).toISOString(),
           },
@@ -203,8 +198,8 @@ export function createBankingService(deps: BankingServiceDeps) {
     },
 
     loadAccount: (accountId: string) => accounts.load(accountId),
-    /** The account as this process last knew it (see AggregateRepository.recall). */
-    recallAccount: (accountId: string) => accounts.recall(accountId),
+    /** The account as this process last knew it (see state-cache.ts: lastKnown). */
+    lastKnownAccount: (accountId: string) => accounts.lastKnown(accountId),
     loadTransfer: (transferId: string) => transfers.load(transferId),
   };
 }

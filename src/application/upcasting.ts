@@ -67,7 +67,7 @@ export function createUpcasting(chains: UpcasterChains) {
     /** The event at its type's current version; the same object when it already is. */
     upcast<Event extends Versioned>(event: Event): Event {
       const chain = chains[event.type];
-      const stored = event.metadata.schemaVersion ?? 1;
+      const stored = event.metadata?.schemaVersion ?? 1; // an event written without metadata is v1
       if (!chain || stored > chain.length) return event;
       let data = event.data;
       for (const step of chain.slice(Math.max(0, stored - 1))) data = step.up(data, event.metadata);

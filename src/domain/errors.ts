@@ -16,6 +16,7 @@ export type DomainErrorCode =
   | 'TRANSFER_NOT_PENDING'
   | 'TRANSFER_PAST_PIVOT'
   | 'TRANSFER_LEG_NOT_FOUND'
+  | 'OPERATION_ID_REUSED'
   | 'INVALID_TRANSITION';
 
 export class DomainError extends Error {

@@ -27,10 +27,15 @@ export function assertCurrency(currency: string): void {
   }
 }
 
-/** Balances stay exact: a sum past 2^53 - 1 would lose cents, so it is refused. */
+/**
+ * Balances stay exact: a sum past 2^53 - 1 would lose cents. Checked where money comes in (cash
+ * deposits, held credits), never on a compensation, which only gives back what was there.
+ */
+export const isSafeSum = (...parts: number[]): boolean =>
+  Number.isSafeInteger(parts.reduce((a, b) => a + b, 0));
+
 export function assertSafeSum(...parts: number[]): void {
-  const sum = parts.reduce((a, b) => a + b, 0);
-  if (!Number.isSafeInteger(sum)) {
+  if (!isSafeSum(...parts)) {
     throw new DomainError('BALANCE_LIMIT_EXCEEDED', 'The balance would exceed the largest exact amount');
   }
 }

@@ -3,13 +3,13 @@ import type { AccountRepository, TransferRepository } from '../application/banki
 import type { Clock } from '../application/ports/clock.ts';
 import {
   type EventStore,
-  EventStoreUnavailableError,
   type RecordedEvent,
   type Subscription,
   WrongExpectedRevisionError,
 } from '../application/ports/event-store.ts';
 import type { AppLogger } from '../application/ports/logger.ts';
 import type { SagaStore } from '../application/ports/saga-store.ts';
+import { backoff, isTransient, keepRunning, type RetryPolicy, retry } from '../application/retry.ts';
 import { inEventSpan } from '../application/tracing.ts';
 import { DomainError } from '../domain/errors.ts';
 import {
@@ -45,7 +45,7 @@ export type TransferSagaCoordinator = {
   stop(): Promise<void>;
   /** Handles a batch as the subscription would (tests drive redelivery with it). */
   handleBatch(events: RecordedEvent[]): Promise<void>;
-  /** Claims due deadlines and expires their transfers; returns how many were claimed. */
+  /** Claims due deadlines and has their sources void the debit; returns how many were claimed. */
   fireDueDeadlines(): Promise<number>;
   /**
    * Handles one event again, as the subscription does but once and without parking it: what the
@@ -60,15 +60,6 @@ const isRace = (error: unknown) =>
   (error instanceof DomainError &&
     ['TRANSFER_NOT_PENDING', 'TRANSFER_PAST_PIVOT', 'INVALID_TRANSITION'].includes(error.code));
 
-const isTransient = (error: unknown) =>
-  error instanceof EventStoreUnavailableError ||
-  (error instanceof Error &&
-    ['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_ENDED', '57P01'].includes(
-      String((error as { code?: unknown }).code),
-    ));
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Runs `work` over `items` with at most `limit` in flight. */
 async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -78,8 +69,10 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-const RACE_ATTEMPTS = 20;
-const POISON_ATTEMPTS = 3;
+/** A step that raced another (a deadline, another instance): react again on the transfer as it is now. */
+const RACES: RetryPolicy = { attempts: 20, delayMs: () => 0, retryOn: isRace };
+/** An event that keeps failing for another reason is tried this often before it is parked. */
+const POISON: RetryPolicy = { attempts: 3, delayMs: () => 0, retryOn: (error) => !isTransient(error) };
 
 /**
  * TransferSagaCoordinator (SPEC §3): reads the log through a checkpointed subscription, and for
@@ -91,11 +84,10 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   const { store, sagaStore, accounts, transfers, clock, logger } = deps;
   const checkpoint = deps.checkpointName ?? 'transfer-saga';
   const concurrency = deps.concurrency ?? 256;
-  const transientAttempts = deps.transientAttempts ?? 6;
   const leaseMs = deps.deadlineLeaseMs ?? 30_000;
   let subscription: Subscription | undefined;
   let running: Promise<void> | undefined;
-  let stopping = false;
+  let stopping = new AbortController();
 
   const context = (transferId: string, causationId: string): CommandContext => ({
     correlationId: transferId,
@@ -118,31 +110,22 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     for (const command of reaction.commands) await execute(command, ctx);
   }
 
-  /** Retries transient failures with exponential backoff; the last one propagates. */
-  async function withTransientRetry<T>(work: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work();
-      } catch (error) {
-        if (!isTransient(error) || attempt >= transientAttempts || stopping) throw error;
-        await sleep(Math.min(5_000, 50 * 2 ** attempt));
-      }
-    }
-  }
+  /** Store outages within one step, waited out a few times before the subscription restarts. */
+  const outages: RetryPolicy = {
+    attempts: deps.transientAttempts ?? 6,
+    delayMs: backoff({ initialMs: 100, maxMs: 5_000 }),
+    retryOn: isTransient,
+  };
 
-  async function reactUntilSettled(transferId: string, decide: () => Promise<void>) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await withTransientRetry(decide);
-      } catch (error) {
-        if (!isRace(error) || attempt >= RACE_ATTEMPTS) throw error;
+  /** Runs one saga step (`decide`) until it settles: through outages, and again after races. */
+  const reactUntilSettled = (transferId: string, decide: () => Promise<void>) =>
+    retry(() => retry(decide, outages, { signal: stopping.signal }), RACES, {
+      onRetry: (error) =>
         logger.debug(
           { correlationId: transferId, err: error },
           'transfer changed under the saga; reacting again',
-        );
-      }
-    }
-  }
+        ),
+    });
 
   /**
    * The reaction to `event`, decided on the transfer as this process last knew it (no read: the
@@ -152,7 +135,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
    * answer is only taken from the transfer read afresh.
    */
   async function reactTo(event: SagaEvent, transferId: string): Promise<SagaReaction> {
-    const known = react(event, (await transfers.recall(transferId)).state, clock.now());
+    const known = react(event, (await transfers.lastKnown(transferId)).state, clock.now());
     if (known.commands.length > 0 || known.deadlines.length > 0) return known;
     return react(event, (await transfers.load(transferId)).state, clock.now());
   }
@@ -160,15 +143,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   /** The saga's handling of one event, until it settles; throws what it cannot handle. */
   async function settle(event: SagaEvent & RecordedEvent, transferId: string) {
     const ctx = context(transferId, event.id);
-    await reactUntilSettled(transferId, async () => {
-      // An expiry changes what the event calls for (a debit that landed must now be refunded):
-      // react once more to the same event against the cancelled transfer.
-      for (let round = 0; round < 2; round++) {
-        const reaction = await reactTo(event, transferId);
-        await apply(reaction, ctx);
-        if (!reaction.commands.some((c) => c.command.type === 'ExpireTransfer')) break;
-      }
-    });
+    await reactUntilSettled(transferId, async () => apply(await reactTo(event, transferId), ctx));
   }
 
   /** `settle` in a span that continues the trace the event was written in (src/application/tracing.ts). */
@@ -183,32 +158,27 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   async function handleEvent(event: RecordedEvent) {
     if (!isSagaEvent(event)) return;
     const transferId = String(event.data.transferId);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await settleTraced(event, transferId);
-        return;
-      } catch (error) {
-        if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
-        if (attempt < POISON_ATTEMPTS) continue;
-        logger.error(
-          {
-            correlationId: transferId,
-            eventId: event.id,
-            eventType: event.type,
-            position: event.position,
-            err: error,
-          },
-          'saga parked an event it cannot handle',
-        );
-        await sagaStore.park({
-          eventId: event.id,
-          position: event.position,
-          type: event.type,
+    try {
+      await retry(() => settleTraced(event, transferId), POISON);
+    } catch (error) {
+      if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
+      logger.error(
+        {
           correlationId: transferId,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        return;
-      }
+          eventId: event.id,
+          eventType: event.type,
+          position: event.position,
+          err: error,
+        },
+        'saga parked an event it cannot handle',
+      );
+      await sagaStore.park({
+        eventId: event.id,
+        position: event.position,
+        type: event.type,
+        correlationId: transferId,
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
@@ -223,32 +193,32 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     });
   }
 
-  async function runForever() {
-    for (let failures = 0; !stopping; ) {
-      subscription = store.subscribe({
-        checkpoint,
-        batchSize: deps.batchSize ?? 500,
-        eventTypes: SAGA_EVENT_TYPES,
-        handle: handleBatch,
-      });
-      try {
+  const runForever = () =>
+    keepRunning(
+      async () => {
+        subscription = store.subscribe({
+          checkpoint,
+          batchSize: deps.batchSize ?? 500,
+          eventTypes: SAGA_EVENT_TYPES,
+          handle: handleBatch,
+        });
         await subscription.done;
-        failures = 0;
-      } catch (error) {
-        failures++;
-        logger.warn({ err: error, failures }, 'saga subscription failed; restarting from its checkpoint');
-        await sleep(Math.min(10_000, 100 * 2 ** failures));
-      }
-    }
-  }
+      },
+      { retryOn: () => true, delayMs: backoff({ initialMs: 200, maxMs: 10_000 }) },
+      {
+        signal: stopping.signal,
+        onFailure: (error, failures) =>
+          logger.warn({ err: error, failures }, 'saga subscription failed; restarting from its checkpoint'),
+      },
+    );
 
   return {
     start() {
-      stopping = false;
+      if (stopping.signal.aborted) stopping = new AbortController();
       running ??= runForever();
     },
     async stop() {
-      stopping = true;
+      stopping.abort();
       await subscription?.stop();
       await running;
       running = undefined;
@@ -264,12 +234,14 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
       await inParallel(due, concurrency, async (transferId) => {
         const ctx = context(transferId, `deadline:${transferId}`);
         try {
-          await reactUntilSettled(transferId, async () => {
-            for (const command of onDeadline(transferId, now)) await execute(command, ctx);
-          });
           const { state } = await transfers.load(transferId);
-          // Still before the pivot means not yet due by the transfer's own deadline: the lease brings it back.
-          if (state.status !== 'Requested' && state.status !== 'CreditHeld')
+          const commands = onDeadline(state, now);
+          await reactUntilSettled(transferId, async () => {
+            for (const command of commands) await execute(command, ctx);
+          });
+          // The void (or the debit before it) decided the pivot, or the transfer has ended. Still
+          // before the pivot and no command means not yet due by its own deadline: the lease brings it back.
+          if (commands.length > 0 || (state.status !== 'Requested' && state.status !== 'CreditHeld'))
             await sagaStore.cancel(transferId);
         } catch (error) {
           logger.warn(

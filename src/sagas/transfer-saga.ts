@@ -1,6 +1,7 @@
 import type { AccountCommand, AccountEvent } from '../domain/account/index.ts';
 import { assertNever } from '../domain/decider.ts';
 import type {
+  CancellationReason,
   TransferCommand,
   TransferDetails,
   TransferEvent,
@@ -31,6 +32,7 @@ export const SAGA_EVENT_TYPES = [
   'TransferCreditCancelled',
   'TransferDebited',
   'TransferDebitRejected',
+  'TransferDebitVoided',
   'TransferDebitRefunded',
 ] as const;
 
@@ -77,6 +79,16 @@ const debitSource = ({
   },
 });
 
+/** The deadline's bid for the pivot: the source account voids the debit unless it has recorded it. */
+const voidDebit = ({ transferId, toAccountId, amount, fromAccountId }: TransferDetails): SagaCommand => ({
+  aggregate: 'account',
+  id: fromAccountId,
+  command: {
+    type: 'VoidTransferDebit',
+    data: { accountId: fromAccountId, transferId, amount, toAccountId, reason: 'DEADLINE_EXPIRED' },
+  },
+});
+
 const onAccount = (
   accountId: string,
   command: AccountCommand['type'] &
@@ -91,26 +103,36 @@ const onAccount = (
 const beforePivot = (transfer: TransferState) =>
   transfer.status === 'Requested' || transfer.status === 'CreditHeld';
 
+const overdue = (transfer: TransferState, now: Date) =>
+  transfer.status !== 'None' &&
+  beforePivot(transfer) &&
+  // Written so that an unparseable time never counts as past the deadline.
+  now.getTime() >= Date.parse(transfer.details.deadlineAt);
+
+const cancel = (transferId: string, reason: CancellationReason): SagaReaction =>
+  toTransfer(transferId, { type: 'CancelTransfer', data: { transferId, reason } });
+
 /**
  * What the coordinator does when it sees `event`, given the transfer's current state (SPEC §3):
  * hold the credit on the destination (the semantic lock), then debit the source (the pivot), then
- * release the credit and complete; a rejected debit or an expired deadline cancels the transfer and
- * compensates. Pure: the same event, state and time always give the same reaction, so redelivery is safe.
+ * release the credit and complete. A refused hold or a rejected debit cancels the transfer and
+ * compensates. An overdue transfer asks its source to void the debit instead of debiting it; the
+ * source account's stream decides which came first, and the transfer follows it: cancelled once
+ * the void is recorded, forward once the debit is. Pure: the same event, state and time always
+ * give the same reaction, so redelivery is safe.
  */
 export function react(event: SagaEvent, transfer: TransferState, now: Date): SagaReaction {
   if (transfer.status === 'None') return NOTHING;
   const { details } = transfer;
   const { transferId } = details;
-  // An overdue transfer never moves towards its pivot, even if the deadline job has not fired
-  // yet (say, after a restart): it expires, and its TransferCancelled drives the compensation.
-  if (beforePivot(transfer) && now.getTime() >= Date.parse(details.deadlineAt)) {
-    return { commands: onDeadline(transferId, now), deadlines: [] };
-  }
   switch (event.type) {
     case 'TransferRequested':
       if (!beforePivot(transfer)) return NOTHING;
       return {
-        commands: transfer.status === 'Requested' ? [holdCredit(details)] : [],
+        commands:
+          transfer.status === 'Requested'
+            ? [overdue(transfer, now) ? voidDebit(details) : holdCredit(details)]
+            : [],
         deadlines: [{ type: 'schedule', transferId, dueAt: details.deadlineAt }],
       };
     case 'TransferCreditHeld':
@@ -124,16 +146,23 @@ export function react(event: SagaEvent, transfer: TransferState, now: Date): Sag
         };
       }
       return NOTHING;
+    // An account decided against the transfer: a refused hold, a rejected or a voided debit.
     case 'TransferCreditRefused':
-      return beforePivot(transfer)
-        ? toTransfer(transferId, { type: 'CancelTransfer', data: { transferId, reason: event.data.reason } })
-        : NOTHING;
+    case 'TransferDebitRejected':
+    case 'TransferDebitVoided':
+      return beforePivot(transfer) ? cancel(transferId, event.data.reason) : NOTHING;
     case 'TransferCreditRecorded':
-      return transfer.status === 'CreditHeld' ? { commands: [debitSource(details)], deadlines: [] } : NOTHING;
+      if (transfer.status !== 'CreditHeld') return NOTHING;
+      return {
+        commands: [overdue(transfer, now) ? voidDebit(details) : debitSource(details)],
+        deadlines: [],
+      };
     case 'TransferDebited':
+      // The source recorded the debit before any void: the transfer goes forward, however late.
       if (transfer.status === 'CreditHeld')
         return toTransfer(transferId, { type: 'RecordDebit', data: { transferId } });
-      // The deadline race: the debit landed after the transfer was cancelled, so it is given back.
+      // Only in histories written before debits could be voided: a debit that landed after its
+      // transfer was cancelled is given back.
       if (transfer.status === 'Cancelled') {
         return {
           commands: [onAccount(details.fromAccountId, 'RefundTransferDebit', transferId)],
@@ -141,10 +170,6 @@ export function react(event: SagaEvent, transfer: TransferState, now: Date): Sag
         };
       }
       return NOTHING;
-    case 'TransferDebitRejected':
-      return beforePivot(transfer)
-        ? toTransfer(transferId, { type: 'CancelTransfer', data: { transferId, reason: event.data.reason } })
-        : NOTHING;
     case 'TransferDebitRecorded':
       return transfer.status === 'Debited'
         ? {
@@ -179,11 +204,10 @@ export function react(event: SagaEvent, transfer: TransferState, now: Date): Sag
   }
 }
 
-/** A due deadline: the transfer aggregate decides whether it is still before the pivot. */
-export const onDeadline = (transferId: string, now: Date): SagaCommand[] => [
-  {
-    aggregate: 'transfer',
-    id: transferId,
-    command: { type: 'ExpireTransfer', data: { transferId, now: now.toISOString() } },
-  },
-];
+/**
+ * A due deadline (the node-cron job): an overdue transfer before its pivot asks its source to void
+ * the debit. Nothing is decided here: the source account's stream says whether the void or the
+ * debit came first, and the saga follows it.
+ */
+export const onDeadline = (transfer: TransferState, now: Date): SagaCommand[] =>
+  transfer.status !== 'None' && overdue(transfer, now) ? [voidDebit(transfer.details)] : [];

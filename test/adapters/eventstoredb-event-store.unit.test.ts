@@ -1,16 +1,16 @@
 import { createServer } from 'node:net';
 import { ANY, NO_STREAM, START, UnavailableError, WrongExpectedVersionError } from '@eventstore/db-client';
 import { describe, expect, it } from 'vitest';
+import { toStoreError } from '../../src/adapters/eventstoredb/errors.ts';
+import { createEventStoreDBStore } from '../../src/adapters/eventstoredb/event-store.ts';
 import {
   checkpointStreamName,
-  createEventStoreDBStore,
   isApplicationEvent,
   numberToPosition,
   positionToNumber,
   snapshotStreamName,
   toEsdbExpectedRevision,
-  toStoreError,
-} from '../../src/adapters/eventstoredb/event-store.ts';
+} from '../../src/adapters/eventstoredb/records.ts';
 import {
   EventStoreUnavailableError,
   WrongExpectedRevisionError,

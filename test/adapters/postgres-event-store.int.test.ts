@@ -56,7 +56,7 @@ describe('PostgreSQL event store: ordering and outages', () => {
     });
     // A writer that draws its position first but commits last.
     const slow = db.sql.begin(async (tx) => {
-      await tx`SELECT * FROM esbank_append(${'late-slow'}, ${null}, ${tx.json([event('Slow')] as never)})`;
+      await tx`SELECT * FROM esbank_append_batch(${tx.json([{ stream: 'late-slow', expected: null, events: [event('Slow')] }] as never)})`;
       slowAppended();
       await slowHeld;
     });
@@ -82,8 +82,8 @@ describe('PostgreSQL event store: ordering and outages', () => {
 
   it('refuses an append in a transaction that already wrote, whose id was drawn outside the lock', async () => {
     const attempt = db.sql.begin(async (tx) => {
-      await tx`SELECT * FROM esbank_append(${'twice-a'}, ${null}, ${tx.json([event('A')] as never)})`;
-      await tx`SELECT * FROM esbank_append(${'twice-b'}, ${null}, ${tx.json([event('B')] as never)})`;
+      await tx`SELECT * FROM esbank_append_batch(${tx.json([{ stream: 'twice-a', expected: null, events: [event('A')] }] as never)})`;
+      await tx`SELECT * FROM esbank_append_batch(${tx.json([{ stream: 'twice-b', expected: null, events: [event('B')] }] as never)})`;
     });
     await expect(attempt).rejects.toMatchObject({ code: 'EB400' });
     expect(await db.sql`SELECT 1 FROM events WHERE stream_name LIKE 'twice-%'`).toHaveLength(0);

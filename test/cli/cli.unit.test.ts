@@ -7,6 +7,7 @@ import {
   parseUuid,
 } from '../../src/adapters/cli/arguments.ts';
 import { CliFailure } from '../../src/adapters/cli/database.ts';
+import { streamAsOf } from '../../src/adapters/cli/inspect.ts';
 import { describeFailure, runCli } from '../../src/adapters/cli/main.ts';
 import { EventStoreUnavailableError } from '../../src/application/ports/event-store.ts';
 import { ConfigError } from '../../src/config.ts';
@@ -149,5 +150,26 @@ describe('failure reasons are one line', () => {
     [new Error('first line\n    at stack (frame.ts:1:1)'), 'first line'],
   ])('%s → %s', (error, reason) => {
     expect(describeFailure(error)).toBe(reason);
+  });
+});
+
+describe('account --at: the stream as it stood at a time', () => {
+  // occurredAt is taken before conflict retries, so it is not monotone in revision.
+  const stream = [
+    { revision: 0, metadata: { occurredAt: '2030-01-01T00:00:00.000Z' } },
+    { revision: 1, metadata: { occurredAt: '2030-01-01T00:00:05.000Z' } }, // took 5 s of retries
+    { revision: 2, metadata: { occurredAt: '2030-01-01T00:00:03.000Z' } },
+    { revision: 3, metadata: { occurredAt: '2030-01-01T00:00:09.000Z' } },
+  ];
+  const revisions = (at: string) => streamAsOf(stream, new Date(at)).map((event) => event.revision);
+
+  it('folds in revision order up to the last event at or before the time, never skipping one', () => {
+    expect(revisions('2030-01-01T00:00:04.000Z')).toEqual([0, 1, 2]);
+    expect(revisions('2030-01-01T00:00:03.000Z')).toEqual([0, 1, 2]);
+    expect(revisions('2030-01-01T00:00:02.000Z')).toEqual([0]);
+    expect(revisions('2030-01-01T00:00:09.000Z')).toEqual([0, 1, 2, 3]);
+  });
+  it('is empty before the first event', () => {
+    expect(revisions('2029-12-31T23:59:59.000Z')).toEqual([]);
   });
 });

@@ -1,9 +1,9 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AccountCommand,
   type AccountEvent,
   accountDecider,
-  CASH_OPERATION_WINDOW,
+  CASH_OPERATION_RETENTION_MS,
   type DebitRejectionReason,
 } from '../../src/domain/account/index.ts';
 import { MAX_AMOUNT } from '../../src/domain/money.ts';
@@ -42,6 +42,10 @@ const debitRejected = (amount: number, reason: DebitRejectionReason): AccountEve
   type: 'TransferDebitRejected',
   data: { accountId, transferId, amount, toAccountId: other, reason },
 });
+const voided = (amount: number): AccountEvent => ({
+  type: 'TransferDebitVoided',
+  data: { accountId, transferId, amount, toAccountId: other, reason: 'DEADLINE_EXPIRED' },
+});
 const refunded = (amount: number): AccountEvent => ({
   type: 'TransferDebitRefunded',
   data: { accountId, transferId, amount },
@@ -65,6 +69,10 @@ const debit = (amount: number, currency = 'EUR'): AccountCommand => ({
   data: { accountId, transferId, amount, currency, toAccountId: other },
 });
 const refund: AccountCommand = { type: 'RefundTransferDebit', data: { accountId, transferId } };
+const voidDebit = (amount: number): AccountCommand => ({
+  type: 'VoidTransferDebit',
+  data: { accountId, transferId, amount, toAccountId: other, reason: 'DEADLINE_EXPIRED' },
+});
 const close: AccountCommand = { type: 'CloseAccount', data: { accountId } };
 
 const account = (...history: AccountEvent[]) => given(accountDecider, history);
@@ -134,30 +142,35 @@ describe('WithdrawCash', () => {
   );
 });
 
-describe('cash operations sent again (operationId)', () => {
-  const depositOnce = (operationId: string, amount = 100): AccountCommand => ({
+describe('cash operations sent again (operation id)', () => {
+  const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+  const time = (ms: number) => new Date(T0 + ms).toISOString();
+  const depositOnce = (id: string, amount = 100, at = 0): AccountCommand => ({
     type: 'DepositCash',
-    data: { accountId, amount, operationId },
+    data: { accountId, amount, operation: { id, at: time(at) } },
   });
-  const depositedOnce = (operationId: string, amount = 100): AccountEvent => ({
+  const depositedOnce = (id: string, amount = 100, at = 0): AccountEvent => ({
     type: 'CashDeposited',
-    data: { accountId, amount, operationId },
+    data: { accountId, amount, operationId: id, bookedAt: time(at) },
   });
-  const withdrawOnce = (operationId: string, amount = 40): AccountCommand => ({
+  const withdrawOnce = (id: string, amount = 40, at = 0): AccountCommand => ({
     type: 'WithdrawCash',
-    data: { accountId, amount, operationId },
+    data: { accountId, amount, operation: { id, at: time(at) } },
   });
-  const withdrawnOnce = (operationId: string, amount = 40): AccountEvent => ({
+  const withdrawnOnce = (id: string, amount = 40, at = 0): AccountEvent => ({
     type: 'CashWithdrawn',
-    data: { accountId, amount, operationId },
+    data: { accountId, amount, operationId: id, bookedAt: time(at) },
   });
+  const HOUR = 60 * 60 * 1000;
 
-  it('records the operation id with the deposit', () =>
+  it('records the operation id and its time with the deposit', () =>
     account(opened)
       .when(depositOnce('op-1'))
       .then([depositedOnce('op-1')]));
   it('applies a deposit sent again once', () =>
-    account(opened, depositedOnce('op-1')).when(depositOnce('op-1')).then([]));
+    account(opened, depositedOnce('op-1'))
+      .when(depositOnce('op-1', 100, 5_000))
+      .then([]));
   it('applies a withdrawal sent again once', () =>
     account(opened, deposited(100), withdrawnOnce('op-2')).when(withdrawOnce('op-2')).then([]));
   it('answers a repeat even once the account is closed', () =>
@@ -168,14 +181,36 @@ describe('cash operations sent again (operationId)', () => {
     account(opened, depositedOnce('op-1'))
       .when(depositOnce('op-3'))
       .then([depositedOnce('op-3')]));
-  it(`remembers the last ${CASH_OPERATION_WINDOW} operations, no more (the state stays bounded)`, () => {
-    const others = Array.from({ length: CASH_OPERATION_WINDOW }, (_, i) => depositedOnce(`other-${i}`, 1));
-    account(opened, depositedOnce('op-1'), ...others.slice(1))
-      .when(depositOnce('op-1'))
-      .then([]);
+  // Never a success for an operation the account ignores: the id sent with other content is refused.
+  it('refuses the id of a booked deposit with another amount, or as a withdrawal', () => {
+    account(opened, depositedOnce('op-1', 100))
+      .when(depositOnce('op-1', 250))
+      .thenThrows('OPERATION_ID_REUSED');
+    account(opened, depositedOnce('op-1', 100))
+      .when(withdrawOnce('op-1', 100))
+      .thenThrows('OPERATION_ID_REUSED');
+  });
+  it('applies a repeat once however many other operations came in between (no window of N)', () => {
+    const others = Array.from({ length: 500 }, (_, i) => depositedOnce(`other-${i}`, 1, 10 * HOUR + i));
     account(opened, depositedOnce('op-1'), ...others)
-      .when(depositOnce('op-1'))
-      .then([depositedOnce('op-1')]);
+      .when(depositOnce('op-1', 100, 23 * HOUR))
+      .then([]);
+  });
+  it('forgets an operation older than the retention, so the state stays bounded', () => {
+    const state = [
+      opened,
+      depositedOnce('op-1'),
+      depositedOnce('op-2', 1, CASH_OPERATION_RETENTION_MS + 1),
+    ].reduce(accountDecider.evolve, accountDecider.initialState());
+    expect(state.status === 'Open' && Object.keys(state.cashOperations)).toEqual(['op-2']);
+  });
+  it('keeps every operation within the retention', () => {
+    const state = [
+      opened,
+      depositedOnce('op-1'),
+      depositedOnce('op-2', 1, CASH_OPERATION_RETENTION_MS),
+    ].reduce(accountDecider.evolve, accountDecider.initialState());
+    expect(state.status === 'Open' && Object.keys(state.cashOperations)).toEqual(['op-1', 'op-2']);
   });
 });
 
@@ -204,10 +239,16 @@ describe('HoldTransferCredit', () => {
   it.each(invalidAmounts)('rejects amount %s', (amount) =>
     account(opened).when(hold(amount)).thenThrows('INVALID_AMOUNT'),
   );
-  it('rejects a balance past the largest exact amount', () =>
+  // Refused with an event, so the saga cancels the transfer at once with the real reason.
+  it('refuses a credit past the largest exact amount with an event', () =>
     account(opened, ...nearlyFull)
       .when(hold(MAX_AMOUNT))
-      .thenThrows('BALANCE_LIMIT_EXCEEDED'));
+      .then([
+        {
+          type: 'TransferCreditRefused',
+          data: { accountId, transferId, amount: MAX_AMOUNT, fromAccountId: other, reason: 'BALANCE_LIMIT' },
+        },
+      ]));
 });
 
 describe('ReleaseTransferCredit', () => {
@@ -294,11 +335,39 @@ describe('RefundTransferDebit', () => {
     account(opened).when(refund).thenThrows('TRANSFER_LEG_NOT_FOUND');
     account(opened, held(300)).when(refund).thenThrows('TRANSFER_LEG_NOT_FOUND');
   });
-  it('rejects a balance past the largest exact amount', () =>
-    account(opened, deposited(MAX_AMOUNT), debited(MAX_AMOUNT), ...nearlyFull)
+  // A compensation is never refused: deposits that used up the room in between do not block it.
+  it('refunds whatever deposits came in between (no balance limit on a compensation)', () =>
+    account(opened, ...nearlyFull.slice(1), debited(MAX_AMOUNT), deposited(MAX_AMOUNT))
       .when(refund)
-      .thenThrows('BALANCE_LIMIT_EXCEEDED'));
+      .then([refunded(MAX_AMOUNT)]));
   it('rejects an unknown account', () => account().when(refund).thenThrows('ACCOUNT_NOT_FOUND'));
+});
+
+describe('VoidTransferDebit (the deadline bids for the pivot)', () => {
+  it('voids the debit of a transfer the account has not debited', () =>
+    account(opened, deposited(500))
+      .when(voidDebit(300))
+      .then([voided(300)]));
+  it('voids on a closed account too (no money moves)', () =>
+    account(opened, closed)
+      .when(voidDebit(300))
+      .then([voided(300)]));
+  it('does nothing once the debit was recorded: the debit came first, the transfer goes forward', () =>
+    account(opened, deposited(500), debited(300)).when(voidDebit(300)).then([]));
+  it('does nothing after a rejected debit, or a void', () => {
+    account(opened, debitRejected(300, 'INSUFFICIENT_FUNDS')).when(voidDebit(300)).then([]);
+    account(opened, voided(300)).when(voidDebit(300)).then([]);
+  });
+  it('makes a later debit of that transfer do nothing: the void came first', () =>
+    account(opened, deposited(500), voided(300)).when(debit(300)).then([]));
+  it('leaves the balance as it was', () => {
+    const state = [opened, deposited(500), voided(300)].reduce(
+      accountDecider.evolve,
+      accountDecider.initialState(),
+    );
+    expect(state.status === 'Open' && [state.available, state.pending]).toEqual([500, 0]);
+  });
+  it('rejects an unknown account', () => account().when(voidDebit(1)).thenThrows('ACCOUNT_NOT_FOUND'));
 });
 
 describe('CloseAccount', () => {

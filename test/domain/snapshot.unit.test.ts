@@ -43,6 +43,11 @@ const onAccount = { accountId: fc.constant(accountId) };
 // Mostly separate ids for credits and debits, with one shared each way to reach the cross-leg rejections.
 const credit = { ...onAccount, transferId: fc.constantFrom('c-1', 'c-2', 'c-3', 'd-1') };
 const debit = { ...onAccount, transferId: fc.constantFrom('d-1', 'd-2', 'd-3', 'c-1') };
+// Cash operation ids, some booked more than the retention apart, so the state both remembers and forgets.
+const operation = fc.record({
+  id: fc.constantFrom('op-1', 'op-2', 'op-3'),
+  at: fc.constantFrom('2030-01-01T00:00:00.000Z', '2030-01-02T00:00:00.000Z', '2030-01-04T00:00:00.000Z'),
+});
 const openCommand: AccountCommand = {
   type: 'OpenAccount',
   data: { accountId, ownerId: 'o-1', currency: 'EUR' },
@@ -53,10 +58,18 @@ const accountCommand: fc.Arbitrary<AccountCommand> = fc.oneof(
   kind(1, 'OpenAccount', { ...onAccount, ownerId: fc.constant('o-1'), currency }),
   kind(4, 'DepositCash', { ...onAccount, amount }),
   kind(3, 'WithdrawCash', { ...onAccount, amount }),
+  kind(2, 'DepositCash', { ...onAccount, amount, operation }),
+  kind(1, 'WithdrawCash', { ...onAccount, amount, operation }),
   kind(3, 'HoldTransferCredit', { ...credit, amount, currency, fromAccountId: fc.constant('acc-2') }),
   kind(2, 'ReleaseTransferCredit', credit),
   kind(2, 'CancelTransferCredit', credit),
   kind(3, 'DebitForTransfer', { ...debit, amount, currency, toAccountId: fc.constant('acc-2') }),
+  kind(2, 'VoidTransferDebit', {
+    ...debit,
+    amount,
+    toAccountId: fc.constant('acc-2'),
+    reason: fc.constant('DEADLINE_EXPIRED'),
+  }),
   kind(2, 'RefundTransferDebit', debit),
   kind(1, 'CloseAccount', onAccount),
 );
@@ -88,11 +101,7 @@ const transferCommand: fc.Arbitrary<TransferCommand> = fc.oneof(
   kind(4, 'CompleteTransfer', onTransfer),
   kind(1, 'CancelTransfer', {
     ...onTransfer,
-    reason: fc.constantFrom('INSUFFICIENT_FUNDS', 'DEADLINE_EXPIRED', 'ACCOUNT_CLOSED'),
-  }),
-  kind(1, 'ExpireTransfer', {
-    ...onTransfer,
-    now: fc.constantFrom('2030-01-01T00:00:00.000Z', deadlineAt, '2030-01-01T00:05:00.000Z'),
+    reason: fc.constantFrom('INSUFFICIENT_FUNDS', 'DEADLINE_EXPIRED', 'ACCOUNT_CLOSED', 'BALANCE_LIMIT'),
   }),
   kind(2, 'RecordCompensation', {
     ...onTransfer,

@@ -44,7 +44,6 @@ const cancel = (reason: CancellationReason): TransferCommand => ({
   type: 'CancelTransfer',
   data: { transferId, reason },
 });
-const expire = (now: string): TransferCommand => ({ type: 'ExpireTransfer', data: { transferId, now } });
 const compensate = (step: 'CREDIT_CANCELLED' | 'DEBIT_REFUNDED'): TransferCommand => ({
   type: 'RecordCompensation',
   data: { transferId, step },
@@ -151,33 +150,6 @@ describe('CancelTransfer', () => {
   );
   it('rejects an unknown transfer', () =>
     transfer().when(cancel('INSUFFICIENT_FUNDS')).thenThrows('TRANSFER_NOT_FOUND'));
-});
-
-describe('ExpireTransfer', () => {
-  const before = '2030-01-01T00:00:29.999Z';
-  const after = '2030-01-01T00:01:00.000Z';
-  it.each(['Requested', 'CreditHeld'] as const)('cancels a %s transfer at its deadline', (state) => {
-    transfer(...states[state])
-      .when(expire(deadlineAt))
-      .then([cancelled('DEADLINE_EXPIRED')]);
-    transfer(...states[state])
-      .when(expire(after))
-      .then([cancelled('DEADLINE_EXPIRED')]);
-  });
-  it('does nothing before the deadline', () =>
-    transfer(...states.CreditHeld)
-      .when(expire(before))
-      .then([]));
-  it('compares instants, not strings', () =>
-    transfer(...states.Requested)
-      .when(expire('2030-01-01T01:00:29+01:00'))
-      .then([]));
-  it.each(['Debited', 'Completed', 'Cancelled'] as const)('does nothing once %s', (state) =>
-    transfer(...states[state])
-      .when(expire(after))
-      .then([]),
-  );
-  it('rejects an unknown transfer', () => transfer().when(expire(after)).thenThrows('TRANSFER_NOT_FOUND'));
 });
 
 describe('RecordCompensation', () => {

@@ -4,7 +4,14 @@ import { idFromKey } from '../../src/adapters/http/idempotency.ts';
 import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.ts';
 import { createInMemorySagaStore } from '../../src/adapters/memory/saga-store.ts';
 import type { DomainError } from '../../src/domain/errors.ts';
-import { createBank, request } from '../support/saga.ts';
+import {
+  allEvents,
+  createBank,
+  expectConservation,
+  expectMoneyRules,
+  replaySeed,
+  request,
+} from '../support/saga.ts';
 
 const DEADLINE_MS = 2_000;
 const ACCOUNTS = 3;
@@ -20,8 +27,19 @@ type Real = {
   checkpoint: number;
   transfers: Set<string>;
 };
-/** What the test knows: cash in minus cash out. */
-type Model = { cash: number };
+/**
+ * What the test knows: cash in minus cash out, every cash answer that was a success (by operation
+ * id, with what it said was booked), and each key's current generation (a new one after it expired).
+ */
+type Model = {
+  cash: number;
+  answered: Map<string, { accountId: string; kind: 'deposit' | 'withdrawal'; amount: number }>;
+  generations: Map<number, number>;
+};
+
+/** The operation id the HTTP edge derives from an operator's Idempotency-Key and its generation. */
+const operationOf = (model: Model, key: number) =>
+  idFromKey('operator', { key: `cash-${key}`, generation: String(model.generations.get(key) ?? 0) }, 'cash');
 
 const deliver = async (real: Real, count: number) => {
   const batch = await real.store.readAll({ after: real.delivered, batchSize: count });
@@ -35,42 +53,81 @@ const checkInvariants = async (real: Real, model: Model) => {
   expect(balances.reduce((sum, b) => sum + b.available, 0)).toBeLessThanOrEqual(model.cash);
 };
 
-class Deposit implements fc.AsyncCommand<Model, Real> {
+/**
+ * A cash deposit or withdrawal, with an Idempotency-Key or without. A key sent again (the client
+ * retrying, perhaps with other content by mistake) must be booked once or refused, never answered
+ * with a success that booked nothing new for another amount.
+ */
+class Cash implements fc.AsyncCommand<Model, Real> {
   constructor(
+    readonly kind: 'deposit' | 'withdrawal',
     readonly account: number,
     readonly amount: number,
+    readonly key: number | null,
   ) {}
   check = () => true;
   async run(model: Model, real: Real) {
-    await real.bank.banking.depositCash(
-      { accountId: real.accounts[this.account]!, amount: this.amount },
-      request,
+    const accountId = real.accounts[this.account]!;
+    const operationId = this.key === null ? undefined : operationOf(model, this.key);
+    const earlier = operationId === undefined ? undefined : model.answered.get(operationId);
+    // The key sent for another account: the key store refuses it (another request) before any command.
+    if (earlier && earlier.accountId !== accountId) return;
+    const input = { accountId, amount: this.amount, ...(operationId ? { operationId } : {}) };
+    const outcome = await (this.kind === 'deposit'
+      ? real.bank.banking.depositCash(input, request)
+      : real.bank.banking.withdrawCash(input, request)
+    ).then(
+      ({ position }) => ({ position }),
+      (error: DomainError) => ({ code: error.code }),
     );
-    model.cash += this.amount;
-    await checkInvariants(real, model);
-  }
-  toString = () => `deposit(${this.account}, ${this.amount})`;
-}
-
-class Withdraw implements fc.AsyncCommand<Model, Real> {
-  constructor(
-    readonly account: number,
-    readonly amount: number,
-  ) {}
-  check = () => true;
-  async run(model: Model, real: Real) {
-    try {
-      await real.bank.banking.withdrawCash(
-        { accountId: real.accounts[this.account]!, amount: this.amount },
-        request,
-      );
-      model.cash -= this.amount;
-    } catch (error) {
-      expect((error as DomainError).code).toBe('INSUFFICIENT_FUNDS');
+    const same = earlier !== undefined && earlier.kind === this.kind && earlier.amount === this.amount;
+    if (earlier && !same) {
+      expect(outcome).toEqual({ code: 'OPERATION_ID_REUSED' });
+    } else if (same) {
+      // A retry of a booked operation: a success, and nothing new written.
+      expect(outcome).toEqual({ position: null });
+    } else if ('position' in outcome) {
+      expect(outcome.position).not.toBeNull();
+      model.cash += this.kind === 'deposit' ? this.amount : -this.amount;
+      if (operationId) model.answered.set(operationId, { accountId, kind: this.kind, amount: this.amount });
+    } else {
+      expect(['INSUFFICIENT_FUNDS', 'ACCOUNT_CLOSED']).toContain(outcome.code);
     }
     await checkInvariants(real, model);
   }
-  toString = () => `withdraw(${this.account}, ${this.amount})`;
+  toString = () =>
+    `${this.kind}(${this.account}, ${this.amount}${this.key === null ? '' : `, key ${this.key}`})`;
+}
+
+/** A key's record expired (24 h): the same key names a new operation from now on. */
+class KeyExpires implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly key: number) {}
+  check = () => true;
+  async run(model: Model) {
+    model.generations.set(this.key, (model.generations.get(this.key) ?? 0) + 1);
+  }
+  toString = () => `key ${this.key} expires`;
+}
+
+/** An operator empties an account and closes it: refused while a transfer leg is unresolved. */
+class EmptyAndClose implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly account: number) {}
+  check = () => true;
+  async run(model: Model, real: Real) {
+    const accountId = real.accounts[this.account]!;
+    const { available } = (await real.bank.balances([accountId]))[0]!;
+    try {
+      if (available > 0) {
+        await real.bank.banking.withdrawCash({ accountId, amount: available }, request);
+        model.cash -= available;
+      }
+      await real.bank.banking.closeAccount({ accountId }, request);
+    } catch (error) {
+      expect(['ACCOUNT_HAS_PENDING_TRANSFERS', 'ACCOUNT_CLOSED']).toContain((error as DomainError).code);
+    }
+    await checkInvariants(real, model);
+  }
+  toString = () => `empty and close(${this.account})`;
 }
 
 /** A client request with an idempotency key; `retry` sends the same key (and so the same transfer id) again. */
@@ -83,7 +140,7 @@ class Transfer implements fc.AsyncCommand<Model, Real> {
   ) {}
   check = () => true;
   async run(model: Model, real: Real) {
-    const transferId = idFromKey('client', `key-${this.key}`, 'transfer');
+    const transferId = idFromKey('client', { key: `key-${this.key}`, generation: '0' }, 'transfer');
     try {
       await real.bank.banking.requestTransfer(
         {
@@ -96,7 +153,9 @@ class Transfer implements fc.AsyncCommand<Model, Real> {
       );
       real.transfers.add(transferId);
     } catch (error) {
-      expect(['SAME_ACCOUNT', 'TRANSFER_ALREADY_EXISTS']).toContain((error as DomainError).code);
+      expect(['SAME_ACCOUNT', 'TRANSFER_ALREADY_EXISTS', 'ACCOUNT_CLOSED']).toContain(
+        (error as DomainError).code,
+      );
     }
     await checkInvariants(real, model);
   }
@@ -139,9 +198,21 @@ class AdvanceClock implements fc.AsyncCommand<Model, Real> {
 }
 
 const account = fc.nat(ACCOUNTS - 1);
+const cashKey = fc.option(fc.nat(3), { freq: 2 });
 const commands = [
-  fc.tuple(account, fc.integer({ min: 1, max: 100 })).map(([a, n]) => new Deposit(a, n)),
-  fc.tuple(account, fc.integer({ min: 1, max: 100 })).map(([a, n]) => new Withdraw(a, n)),
+  fc
+    .tuple(
+      fc.constantFrom('deposit' as const, 'withdrawal' as const),
+      account,
+      fc.integer({ min: 1, max: 100 }),
+      cashKey,
+    )
+    .map(([kind, a, n, k]) => new Cash(kind, a, n, k)),
+  fc
+    .tuple(account, fc.integer({ min: 1, max: 100 }), fc.nat(3))
+    .map(([a, n, k]) => new Cash('deposit', a, n, k)),
+  fc.nat(3).map((k) => new KeyExpires(k)),
+  account.map((a) => new EmptyAndClose(a)),
   fc
     .tuple(account, account, fc.integer({ min: 1, max: 80 }), fc.nat(6))
     .map(([f, t, n, k]) => new Transfer(f, t, n, k)),
@@ -150,13 +221,13 @@ const commands = [
   fc.integer({ min: 100, max: 1_500 }).map((ms) => new AdvanceClock(ms)),
 ];
 
-describe('model-based: the bank under retries, deadlines and coordinator crashes', () => {
-  it('conserves money and ends every transfer (seed printed on failure; replay with FC_SEED and FC_PATH)', async () => {
-    const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined;
+describe('model-based: the bank under retries, deadlines, closings and coordinator crashes', () => {
+  it('conserves money, keeps SPEC’s rules and ends every transfer (seed printed on failure; replay with FC_SEED and FC_PATH)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { size: '+1' }), async (cmds) => {
         const store = createInMemoryEventStore();
-        const bank = createBank(store, createInMemorySagaStore(), { deadlineMs: DEADLINE_MS });
+        const sagaStore = createInMemorySagaStore();
+        const bank = createBank(store, sagaStore, { deadlineMs: DEADLINE_MS });
         const accounts = [];
         for (let i = 0; i < ACCOUNTS; i++) accounts.push(await bank.openWith(0));
         const real: Real = {
@@ -169,7 +240,7 @@ describe('model-based: the bank under retries, deadlines and coordinator crashes
           transfers: new Set(),
         };
         real.checkpoint = real.delivered;
-        const model: Model = { cash: 0 };
+        const model: Model = { cash: 0, answered: new Map(), generations: new Map() };
         await fc.asyncModelRun(() => ({ model, real }), cmds);
 
         // Quiescence: the saga catches up, every deadline passes, and it catches up again (bounded).
@@ -185,12 +256,22 @@ describe('model-based: the bank under retries, deadlines and coordinator crashes
         const balances = await bank.balances(accounts);
         expect(balances.every((b) => b.pending === 0 && b.available >= 0)).toBe(true);
         expect(balances.reduce((sum, b) => sum + b.available, 0)).toBe(model.cash);
+        await expectConservation(store);
+        await expectMoneyRules(store);
+        expect(await sagaStore.parked(), 'no compensation refused, nothing parked').toEqual([]);
+        // Every success answered for a keyed cash operation is exactly one booked event, as answered.
+        const booked = (await allEvents(store)).filter((e) => typeof e.data.operationId === 'string');
+        expect([...model.answered].map(([id, op]) => [id, op.kind, op.amount]).sort()).toEqual(
+          booked
+            .map((e) => [
+              e.data.operationId,
+              e.type === 'CashDeposited' ? 'deposit' : 'withdrawal',
+              e.data.amount,
+            ])
+            .sort(),
+        );
       }),
-      {
-        numRuns: Number(process.env.FC_RUNS ?? 1000),
-        ...(seed === undefined ? {} : { seed, path: process.env.FC_PATH }),
-        verbose: 1,
-      },
+      { numRuns: Number(process.env.FC_RUNS ?? 1000), ...replaySeed(), verbose: 1 },
     );
   });
 });

@@ -44,6 +44,18 @@ describe('bearer authentication', () => {
     expect((await app.request('/me', { headers: { authorization: `Bearer ${forged}` } })).status).toBe(401);
   });
 
+  it.each([
+    ['a NUL character', 'ali\u0000ce'],
+    ['a lone surrogate', 'ali\ud800ce'],
+  ])(
+    'refuses a subject with %s (it would become an account owner PostgreSQL cannot store)',
+    async (_, sub) => {
+      const app = appAt({ now: Date.now() });
+      const token = await mintToken({ sub }, SECRET);
+      expect((await app.request('/me', { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    },
+  );
+
   it('parses token lifetimes', () => {
     expect([parseTtl('1h'), parseTtl('45m'), parseTtl('30s'), parseTtl('2d'), parseTtl('600')]).toEqual([
       3600, 2700, 30, 172_800, 600,

@@ -358,6 +358,38 @@ describe('bad input → a 4xx problem and no event written', () => {
       body: { currency: 'EUR', ownerId: '' },
       status: 400,
     },
+    // Text PostgreSQL cannot store (a NUL) or that is not Unicode (a lone surrogate): 400, not 500.
+    ...(
+      [
+        ['a NUL character', 'a\u0000b'],
+        ['a lone high surrogate', 'a\ud800b'],
+        ['a lone low surrogate', 'a\udc00'],
+      ] as const
+    ).flatMap(([what, text]): Case[] => [
+      {
+        name: `transfer reference with ${what}`,
+        method: 'POST',
+        path: () => '/transfers',
+        body: transfer({ reference: text }),
+        status: 400,
+      },
+      {
+        name: `deposit reference with ${what}`,
+        method: 'POST',
+        path: () => `/accounts/${eur}/deposits`,
+        body: { amount: 1, reference: text },
+        status: 400,
+        as: 'operator',
+      },
+      {
+        name: `ownerId with ${what}`,
+        method: 'POST',
+        path: () => '/accounts',
+        body: { currency: 'EUR', ownerId: text },
+        status: 400,
+        as: 'operator',
+      },
+    ]),
     {
       name: 'close with malformed JSON',
       method: 'POST',

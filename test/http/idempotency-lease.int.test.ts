@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppEnv } from '../../src/adapters/http/context.ts';
-import { idempotency, sweepIdempotencyKeys } from '../../src/adapters/http/idempotency.ts';
+import { idempotency } from '../../src/adapters/http/idempotency.ts';
 import { HttpProblem } from '../../src/adapters/http/problem.ts';
+import { createPostgresIdempotencyStore } from '../../src/adapters/postgres/idempotency-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 /**
@@ -25,7 +26,10 @@ describe('Idempotency-Key claims (PostgreSQL)', () => {
       c.set('principal', { sub: c.req.header('x-sub') ?? 'alice', role: 'customer' });
       await next();
     });
-    hono.use('*', idempotency(db.sql, { leaseSeconds: 1, heartbeatMs: 200 }));
+    hono.use(
+      '*',
+      idempotency(createPostgresIdempotencyStore(db.sql, { leaseSeconds: 1 }), { heartbeatMs: 200 }),
+    );
     hono.post('/slow', async (c) => {
       runs++;
       await gate;
@@ -117,7 +121,7 @@ describe('Idempotency-Key claims (PostgreSQL)', () => {
     expect((await post(hono, '/slow', 'shared', '{}', 'bob')).status).toBe(201);
     expect(runs).toBe(2);
     await db.sql`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'shared'`;
-    expect(await sweepIdempotencyKeys(db.sql)).toBe(2);
+    expect(await createPostgresIdempotencyStore(db.sql).sweep()).toBe(2);
     expect((await post(hono, '/slow', 'shared', '{}', 'alice')).status).toBe(201);
     expect(runs).toBe(3);
   });

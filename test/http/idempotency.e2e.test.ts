@@ -144,6 +144,90 @@ describe('Idempotency-Key (SPEC §6)', () => {
     expect(deposits[0]!.n).toBe(2); // the opening deposit and this one, once
   });
 
+  /** The account's CashDeposited/CashWithdrawn events, oldest first, as [type, amount]. */
+  const cashEvents = async (accountId: string) =>
+    (
+      await api.db.sql<{ type: string; amount: number }[]>`
+        SELECT type, (data->>'amount')::bigint::int AS amount FROM events
+        WHERE stream_name = ${`account-${accountId}`} AND type IN ('CashDeposited', 'CashWithdrawn')
+        ORDER BY revision`
+    ).map((row) => [row.type, row.amount]);
+
+  // The audit's phantom cash: a 201 for a deposit (or withdrawal) the account ignored.
+  it('books a cash movement sent with a key whose record expired, whatever the body (a 2xx means booked)', async () => {
+    const operator = await api.token('ops', 'operator');
+    const { accountId } = (await api.call('POST', '/accounts', { token: bob, body: { currency: 'EUR' } }))
+      .body;
+    const headers = { 'idempotency-key': 'daily-cash' };
+    const expire = () =>
+      api.db
+        .sql`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = 'daily-cash'`;
+    const first = await api.call('POST', `/accounts/${accountId}/deposits`, {
+      token: operator,
+      body: { amount: 100 },
+      headers,
+    });
+    expect([first.status, first.body.available]).toEqual([201, 100]);
+    await expire();
+    const next = await api.call('POST', `/accounts/${accountId}/deposits`, {
+      token: operator,
+      body: { amount: 250 },
+      headers,
+    });
+    expect([next.status, next.body.amount, next.body.available]).toEqual([201, 250, 350]);
+    await expire();
+    const sameAgain = await api.call('POST', `/accounts/${accountId}/deposits`, {
+      token: operator,
+      body: { amount: 250 },
+      headers,
+    });
+    expect([sameAgain.status, sameAgain.body.available]).toEqual([201, 600]); // tomorrow's deposit: a new one
+    await expire();
+    const out = await api.call('POST', `/accounts/${accountId}/withdrawals`, {
+      token: operator,
+      body: { amount: 50 },
+      headers,
+    });
+    expect([out.status, out.body.available]).toEqual([201, 550]);
+    expect(await cashEvents(accountId)).toEqual([
+      ['CashDeposited', 100],
+      ['CashDeposited', 250],
+      ['CashDeposited', 250],
+      ['CashWithdrawn', 50],
+    ]);
+  });
+
+  it('after a 5xx released the key, the same body is booked once and another body is refused', async () => {
+    const operator = await api.token('ops', 'operator');
+    const { accountId } = (await api.call('POST', '/accounts', { token: bob, body: { currency: 'EUR' } }))
+      .body;
+    const headers = { 'idempotency-key': 'cash-after-5xx' };
+    const first = await api.call('POST', `/accounts/${accountId}/deposits`, {
+      token: operator,
+      body: { amount: 100 },
+      headers,
+    });
+    expect(first.status).toBe(201);
+    // What a 5xx after the deposit was booked leaves (the answer never stored, the claim released).
+    await api.db.sql`
+      UPDATE idempotency_keys SET status_code = NULL, response_body = NULL, content_type = NULL,
+                                  created_at = '-infinity'
+      WHERE key = ${headers['idempotency-key']}`;
+    const other = await api.call('POST', `/accounts/${accountId}/deposits`, {
+      token: operator,
+      body: { amount: 250 },
+      headers,
+    });
+    expect([other.status, other.body.type]).toEqual([422, 'idempotency-key-reused']);
+    const retry = await api.call('POST', `/accounts/${accountId}/deposits`, {
+      token: operator,
+      body: { amount: 100 },
+      headers,
+    });
+    expect([retry.status, retry.body.available]).toEqual([201, 100]);
+    expect(await cashEvents(accountId)).toEqual([['CashDeposited', 100]]);
+  });
+
   it('keeps keys for at least 24 hours', async () => {
     const [row] = await api.db.sql<{ hours: number }[]>`
       SELECT min(extract(epoch FROM expires_at - created_at) / 3600)::float AS hours FROM idempotency_keys`;

@@ -3,6 +3,7 @@ import { createHttpApp } from '../../src/adapters/http/app.ts';
 import type { HttpDeps } from '../../src/adapters/http/context.ts';
 import { createMetrics } from '../../src/adapters/http/metrics.ts';
 import { createLogger } from '../../src/adapters/logging.ts';
+import { createInMemoryIdempotencyStore } from '../../src/adapters/memory/idempotency-store.ts';
 import { EventStoreUnavailableError } from '../../src/application/ports/event-store.ts';
 
 /** The operations routes in process (no socket, no database): readiness, metrics, problem shapes. */
@@ -18,13 +19,13 @@ function appWith(options: {
   } as unknown as HttpDeps['store'];
   const readModel = {
     checkpoints: options.down ? unavailable : async () => options.checkpoints ?? {},
+    transferCounts: async () => [{ status: 'COMPLETED', count: 3 }],
   } as unknown as HttpDeps['readModel'];
-  const sql = (() => Promise.resolve([{ status: 'COMPLETED', count: 3 }])) as unknown as HttpDeps['sql'];
   return createHttpApp({
     banking: {} as HttpDeps['banking'],
     readModel,
     store,
-    sql,
+    idempotency: createInMemoryIdempotencyStore(),
     logger: createLogger('silent'),
     metrics: createMetrics(),
     jwtSecret: 'unit-secret-unit-secret-unit-secret-0123',

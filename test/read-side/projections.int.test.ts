@@ -7,10 +7,11 @@ import { eventsFromBatch, eventsFromLog } from '../../src/adapters/postgres/proj
 import { rebuildReadModels } from '../../src/adapters/postgres/projections/rebuild.ts';
 import { startProjections } from '../../src/adapters/postgres/projections/runner.ts';
 import { transfersProjection } from '../../src/adapters/postgres/projections/transfers.ts';
-import { createReadModel, decodeCursor, type TransferQuery } from '../../src/adapters/postgres/read-model.ts';
+import { createReadModel } from '../../src/adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from '../../src/adapters/postgres/saga-store.ts';
 import * as schema from '../../src/adapters/postgres/schema/read-models.ts';
 import { silentLogger } from '../../src/application/ports/logger.ts';
+import { decodeCursor, type TransferQuery } from '../../src/application/ports/read-model.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { expectReadModelsOf, logPrefix, readModelTables } from '../support/read-side.ts';
 import { createBank, expectConservation, request } from '../support/saga.ts';

@@ -4,12 +4,13 @@ import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.
 import { createInMemorySagaStore } from '../../src/adapters/memory/saga-store.ts';
 import type { RecordedEvent } from '../../src/application/ports/event-store.ts';
 import { DomainError } from '../../src/domain/errors.ts';
-import { createBank, request } from '../support/saga.ts';
+import { createBank, expectConservation, expectMoneyRules, replaySeed, request } from '../support/saga.ts';
 
 type Step =
   | { kind: 'request'; from: number; to: number; amount: number }
   | { kind: 'deliver'; pick: number; duplicate: boolean }
-  | { kind: 'deadlines'; advanceMs: number };
+  | { kind: 'deadlines'; advanceMs: number }
+  | { kind: 'empty-and-close'; account: number };
 
 const ACCOUNTS = 3;
 const DEADLINE_MS = 1_000;
@@ -29,24 +30,29 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     weight: 6,
   },
   fc.record({ kind: fc.constant('deadlines' as const), advanceMs: fc.integer({ min: 0, max: 400 }) }),
+  fc.record({ kind: fc.constant('empty-and-close' as const), account: fc.nat(ACCOUNTS - 1) }),
 );
 
 /**
  * Random transfers among a few accounts; saga events delivered in a random order, some twice;
- * deadlines fired at random clock times. Money is conserved at every step and at the end.
+ * deadlines fired at random clock times, so between any two steps; accounts emptied and closed
+ * while transfers are in flight. Money is conserved at every step and at the end, and SPEC's rules
+ * hold: a transfer whose source was debited completes, a closed account stays at 0, no
+ * compensation is refused (nothing parked), every transfer ends.
  */
 describe('transfer saga under random interleavings (property)', () => {
-  it('never creates money, never overdraws, and ends every transfer', async () => {
+  it('never creates money, never overdraws, only goes forward after the pivot, and ends every transfer', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 0, max: 100 }), { minLength: ACCOUNTS, maxLength: ACCOUNTS }),
         fc.array(step, { minLength: 10, maxLength: 80, size: 'max' }),
         async (deposits, steps) => {
           const store = createInMemoryEventStore();
-          const bank = createBank(store, createInMemorySagaStore(), { deadlineMs: DEADLINE_MS });
+          const sagaStore = createInMemorySagaStore();
+          const bank = createBank(store, sagaStore, { deadlineMs: DEADLINE_MS });
           const coordinator = bank.coordinator();
           const accounts = await Promise.all(deposits.map((amount) => bank.openWith(amount)));
-          const deposited = deposits.reduce((a, b) => a + b, 0);
+          let deposited = deposits.reduce((a, b) => a + b, 0);
           const transfers: string[] = [];
           let inbox: RecordedEvent[] = [];
           let seen = await store.headPosition();
@@ -81,6 +87,20 @@ describe('transfer saga under random interleavings (property)', () => {
             } else if (s.kind === 'deadlines') {
               bank.clock.advance(s.advanceMs);
               await coordinator.fireDueDeadlines();
+            } else if (s.kind === 'empty-and-close') {
+              const accountId = accounts[s.account]!;
+              const { available } = (await bank.balances([accountId]))[0]!;
+              try {
+                if (available > 0) {
+                  await bank.banking.withdrawCash({ accountId, amount: available }, request);
+                  deposited -= available;
+                }
+                await bank.banking.closeAccount({ accountId }, request);
+              } catch (error) {
+                expect(['ACCOUNT_HAS_PENDING_TRANSFERS', 'ACCOUNT_CLOSED']).toContain(
+                  (error as DomainError).code,
+                );
+              }
             }
             await collect();
             await checkInvariants();
@@ -103,9 +123,12 @@ describe('transfer saga under random interleavings (property)', () => {
           const balances = await bank.balances(accounts);
           expect(balances.every((b) => b.pending === 0)).toBe(true);
           expect(balances.reduce((sum, b) => sum + b.available, 0)).toBe(deposited);
+          await expectConservation(store);
+          await expectMoneyRules(store);
+          expect(await sagaStore.parked(), 'no compensation refused, nothing parked').toEqual([]);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.FC_RUNS ?? 1000), ...replaySeed() },
     );
   });
 });

@@ -192,20 +192,30 @@ describe('TransferSagaCoordinator reactions', () => {
     expect(react(ev('TransferDebited'), { status: 'None' }, BEFORE)).toEqual({ commands: [], deadlines: [] });
   });
 
-  it('an overdue transfer before its pivot expires instead of moving on (e.g. after a restart)', () => {
-    const expire = [
-      {
-        aggregate: 'transfer',
-        id: 't1',
-        command: { type: 'ExpireTransfer', data: { transferId: 't1', now: AFTER.toISOString() } },
+  const voidOnSource = [
+    {
+      aggregate: 'account',
+      id: 'src',
+      command: {
+        type: 'VoidTransferDebit',
+        data: {
+          accountId: 'src',
+          transferId: 't1',
+          amount: 100,
+          toAccountId: 'dst',
+          reason: 'DEADLINE_EXPIRED',
+        },
       },
-    ];
+    },
+  ];
+
+  it('an overdue transfer before its pivot asks its source to void the debit instead of moving on', () => {
     expect(react({ type: 'TransferRequested', data: details }, requested, AFTER)).toEqual({
-      commands: expire,
-      deadlines: [],
+      commands: voidOnSource,
+      deadlines: [{ type: 'schedule', transferId: 't1', dueAt: details.deadlineAt }],
     });
     expect(react(ev('TransferCreditRecorded'), creditHeld, AFTER)).toEqual({
-      commands: expire,
+      commands: voidOnSource,
       deadlines: [],
     });
     // After the pivot the saga only goes forward, deadline or not.
@@ -214,13 +224,60 @@ describe('TransferSagaCoordinator reactions', () => {
     );
   });
 
-  it('a due deadline asks the transfer to expire at the job clock', () => {
-    expect(onDeadline('t1', new Date('2030-01-01T00:01:00.000Z'))).toEqual([
+  it('a debit the source recorded goes forward however late the saga sees it (the pivot is the source’s)', () => {
+    expect(react(ev('TransferDebited', { accountId: 'src' }), creditHeld, AFTER).commands).toEqual([
+      { aggregate: 'transfer', id: 't1', command: { type: 'RecordDebit', data: { transferId: 't1' } } },
+    ]);
+  });
+
+  it('TransferDebitVoided → the transfer is cancelled (DEADLINE_EXPIRED); never once past the pivot', () => {
+    const voided = ev('TransferDebitVoided', { accountId: 'src', reason: 'DEADLINE_EXPIRED' });
+    for (const state of [requested, creditHeld]) {
+      expect(react(voided, state, AFTER).commands).toEqual([
+        {
+          aggregate: 'transfer',
+          id: 't1',
+          command: { type: 'CancelTransfer', data: { transferId: 't1', reason: 'DEADLINE_EXPIRED' } },
+        },
+      ]);
+    }
+    for (const state of [debited, completed, cancelled])
+      expect(react(voided, state, AFTER).commands).toEqual([]);
+  });
+
+  it('TransferCreditRefused for the balance limit cancels at once with that reason', () => {
+    expect(
+      react(ev('TransferCreditRefused', { reason: 'BALANCE_LIMIT' }), requested, BEFORE).commands,
+    ).toEqual([
       {
         aggregate: 'transfer',
         id: 't1',
-        command: { type: 'ExpireTransfer', data: { transferId: 't1', now: '2030-01-01T00:01:00.000Z' } },
+        command: { type: 'CancelTransfer', data: { transferId: 't1', reason: 'BALANCE_LIMIT' } },
       },
     ]);
+  });
+
+  describe('a due deadline (the cron job)', () => {
+    it.each([
+      ['Requested', requested],
+      ['CreditHeld', creditHeld],
+    ] as const)('asks the source of a %s transfer to void the debit', (_, state) => {
+      expect(onDeadline(state, new Date(details.deadlineAt))).toEqual(voidOnSource);
+      expect(onDeadline(state, new Date('2030-01-01T00:01:00.000Z'))).toEqual(voidOnSource);
+    });
+    it('does nothing before the deadline', () => {
+      expect(onDeadline(creditHeld, new Date('2030-01-01T00:00:29.999Z'))).toEqual([]);
+    });
+    it('compares instants, not strings', () => {
+      expect(onDeadline(requested, new Date('2030-01-01T01:00:29+01:00'))).toEqual([]);
+    });
+    it.each([
+      ['Debited', debited],
+      ['Completed', completed],
+      ['Cancelled', cancelled],
+      ['None', { status: 'None' } as TransferState],
+    ] as const)('does nothing once %s', (_, state) => {
+      expect(onDeadline(state, AFTER)).toEqual([]);
+    });
   });
 });

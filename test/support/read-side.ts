@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import type { Sql } from '../../src/adapters/postgres/client.ts';
 import type { EventStore, RecordedEvent } from '../../src/application/ports/event-store.ts';
 import { type AccountEvent, type AccountState, accountDecider } from '../../src/domain/account/index.ts';
+import { BALANCE_MOVES } from './balance-moves.ts';
 
 /** Every row of the three read models, in key order: two snapshots are equal when the tables are. */
 export async function readModelTables(sql: Sql) {
@@ -61,16 +62,6 @@ export function balancesFoldedFrom(events: readonly RecordedEvent[]) {
     .sort((a, b) => a.account_id.localeCompare(b.account_id));
 }
 
-const MOVES = new Set([
-  'CashDeposited',
-  'CashWithdrawn',
-  'TransferCreditHeld',
-  'TransferCreditReleased',
-  'TransferCreditCancelled',
-  'TransferDebited',
-  'TransferDebitRefunded',
-]);
-
 /**
  * Checks the read models against the events they were built from, independently of the
  * projection code: balances equal the decider's fold, history holds exactly one row per
@@ -92,7 +83,9 @@ export async function expectReadModelsOf(sql: Sql, events: readonly RecordedEven
     })),
   ).toEqual(expected);
 
-  const moving = events.filter((event) => event.streamName.startsWith('account-') && MOVES.has(event.type));
+  const moving = events.filter(
+    (event) => event.streamName.startsWith('account-') && BALANCE_MOVES.has(event.type),
+  );
   expect(history.map((row) => row.position)).toEqual(moving.map((event) => event.position));
   const last = new Map(history.map((row) => [row.account_id, row]));
   for (const account of expected) {

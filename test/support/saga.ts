@@ -7,6 +7,7 @@ import type { SagaStore } from '../../src/application/ports/saga-store.ts';
 import type { TransferState } from '../../src/domain/transfer/index.ts';
 import { SAGA_EVENT_TYPES } from '../../src/sagas/transfer-saga.ts';
 import { createTransferSagaCoordinator } from '../../src/sagas/transfer-saga-coordinator.ts';
+import { BALANCE_MOVES } from './balance-moves.ts';
 
 export const request: RequestContext = { requestId: 'test-request', principal: 'tester' };
 
@@ -125,3 +126,56 @@ export async function expectNoDoubleSteps(store: EventStore) {
   const doubled = [...counts.entries()].filter(([, n]) => n > 1);
   expect(doubled).toEqual([]);
 }
+
+/**
+ * SPEC's rules for money, checked on the log itself (not only the sums):
+ * - the pivot is the source's: no transfer is both debited and voided on its source, and one whose
+ *   source was debited ends COMPLETED (never CANCELLED, never refunded);
+ * - a closed account holds 0 and stays at 0: nothing moves its balance after AccountClosed;
+ * - every transfer ends, and a cancelled one gave back its held credit.
+ * Returns the transfers' outcomes for further checks.
+ */
+export async function expectMoneyRules(store: EventStore) {
+  const events = await allEvents(store);
+  const byTransfer = new Map<string, Set<string>>();
+  const closedAt = new Map<string, number>();
+  const movedAfterClose: string[] = [];
+  for (const e of events) {
+    if (e.type === 'AccountClosed') closedAt.set(e.streamName, e.revision);
+    else if (BALANCE_MOVES.has(e.type) && closedAt.has(e.streamName))
+      movedAfterClose.push(`${e.streamName} ${e.type}`);
+    const transferId = e.data.transferId;
+    if (typeof transferId !== 'string') continue;
+    const seen = byTransfer.get(transferId) ?? new Set<string>();
+    seen.add(e.type);
+    byTransfer.set(transferId, seen);
+  }
+  expect(movedAfterClose, 'a closed account holds 0 and stays at 0').toEqual([]);
+  const broken: string[] = [];
+  for (const [transferId, seen] of byTransfer) {
+    if (!seen.has('TransferRequested')) continue;
+    if (seen.has('TransferDebited') && seen.has('TransferDebitVoided'))
+      broken.push(`${transferId}: debited and voided`);
+    if (seen.has('TransferDebited') && !seen.has('TransferCompleted'))
+      broken.push(`${transferId}: source debited, not completed`);
+    if (seen.has('TransferDebited') && seen.has('TransferCancelled'))
+      broken.push(`${transferId}: source debited, then cancelled`);
+    if (seen.has('TransferDebitRefunded')) broken.push(`${transferId}: refunded (only old histories may)`);
+    if (!seen.has('TransferCompleted') && !seen.has('TransferCancelled'))
+      broken.push(`${transferId}: never ended`);
+    if (
+      seen.has('TransferCreditHeld') &&
+      seen.has('TransferCancelled') &&
+      !seen.has('TransferCreditCancelled')
+    )
+      broken.push(`${transferId}: cancelled, credit still held`);
+  }
+  expect(broken, 'after the pivot only forward; every transfer ends').toEqual([]);
+  return byTransfer;
+}
+
+/** fast-check prints the seed and path of a failing run; FC_SEED and FC_PATH replay it. */
+export const replaySeed = () =>
+  process.env.FC_SEED === undefined
+    ? {}
+    : { seed: Number(process.env.FC_SEED), ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}) };

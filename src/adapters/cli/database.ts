@@ -1,9 +1,7 @@
 import type { EventStore } from '../../application/ports/event-store.ts';
 import type { Config } from '../../config.ts';
-import { createSql, type Sql } from '../postgres/client.ts';
-import { resolveDatabase } from '../postgres/database.ts';
-import { createPostgresEventStore } from '../postgres/event-store.ts';
-import { migrate } from '../postgres/migrate.ts';
+import { openInfrastructure } from '../../infrastructure.ts';
+import type { Sql } from '../postgres/client.ts';
 
 /** A failure the user can act on: exit 1 with this message, no stack trace. */
 export class CliFailure extends Error {
@@ -28,22 +26,6 @@ async function scanStreams(store: EventStore, prefix: string): Promise<string[]>
   }
 }
 
-/** The event store `esbank serve` writes to, as SPEC §8 configures it. */
-async function openStore(config: Config, sql: Sql): Promise<EventStore> {
-  switch (config.EVENT_STORE) {
-    case 'postgres':
-      return createPostgresEventStore(sql);
-    case 'eventstoredb': {
-      const { createEventStoreDBStore } = await import('../eventstoredb/event-store.ts');
-      return createEventStoreDBStore(config.EVENTSTORE_CONNECTION_STRING!);
-    }
-    case 'memory':
-      throw new CliFailure(
-        'EVENT_STORE=memory keeps the log inside the serving process; the CLI cannot read it',
-      );
-  }
-}
-
 /**
  * Runs a command against the configured database (DATABASE_URL, or the embedded PostgreSQL the
  * service uses) and event store, migrated first unless told otherwise, then releases everything
@@ -54,20 +36,20 @@ export async function runWithDatabase<T>(
   work: (deps: CliDeps) => Promise<T>,
   options: { migrate?: boolean } = {},
 ): Promise<T> {
-  const database = await resolveDatabase(config);
-  const sql = createSql(database.url, { max: 4, applicationName: 'esbank-cli' });
-  let store: EventStore | undefined;
+  if (config.EVENT_STORE === 'memory') {
+    throw new CliFailure(
+      'EVENT_STORE=memory keeps the log inside the serving process; the CLI cannot read it',
+    );
+  }
+  const { sql, store, close } = await openInfrastructure(config, {
+    pool: { max: 4, applicationName: 'esbank-cli' },
+    migrate: options.migrate !== false,
+  });
   try {
-    await sql`SELECT 1`;
-    if (options.migrate !== false) await migrate(sql);
-    const opened = await openStore(config, sql);
-    store = opened;
     const listStreams = (prefix: string) =>
-      opened.listStreams ? opened.listStreams(prefix) : scanStreams(opened, prefix);
-    return await work({ sql, store: opened, listStreams });
+      store.listStreams ? store.listStreams(prefix) : scanStreams(store, prefix);
+    return await work({ sql, store, listStreams });
   } finally {
-    await store?.close().catch(() => {});
-    await sql.end({ timeout: 2 }).catch(() => {});
-    await database.stop();
+    await close().catch(() => {});
   }
 }

@@ -44,15 +44,28 @@ export async function eventsCommand(stream: string, options: { from: number; jso
 }
 
 /**
- * `esbank account <id> --at <time>`: the account folded from its events whose business time
- * (metadata.occurredAt) is at or before `at`. Reads the log only, never the read models.
+ * A stream as it stood at `at`: its events in revision order up to the last one that occurred at
+ * or before `at`. Not a filter on occurredAt: that time is taken before conflict retries, so it is
+ * not monotone in revision, and skipping an event would fold a state that never existed.
+ */
+export function streamAsOf<Event extends { metadata: { occurredAt: string } }>(
+  stream: readonly Event[],
+  at: Date,
+): Event[] {
+  const last = stream.findLastIndex((event) => Date.parse(event.metadata.occurredAt) <= at.getTime());
+  return stream.slice(0, last + 1);
+}
+
+/**
+ * `esbank account <id> --at <time>`: the account folded from its stream as it stood at `at`
+ * (streamAsOf). Reads the log only, never the read models.
  */
 export async function accountAtCommand(id: string, options: { at: Date; json?: boolean }) {
   await runWithDatabase(loadConfig(), async ({ store }) => {
     const stream = await store.readStream(accountStreamName(id));
     if (stream.length === 0) throw new CliFailure(`account ${id} does not exist`);
     const at = options.at.toISOString();
-    const events = stream.filter((event) => Date.parse(event.metadata.occurredAt) <= options.at.getTime());
+    const events = streamAsOf(stream, options.at);
     const state = events.reduce(
       (s, e) => accountDecider.evolve(s, { type: e.type, data: e.data } as unknown as AccountEvent),
       accountDecider.initialState(),

@@ -1,131 +1,58 @@
 import {
   type AllStreamRecordedEvent,
-  type AllStreamSubscription,
-  ANY,
   BACKWARDS,
   type Direction,
   END,
-  type ExpectedRevision as EsdbExpectedRevision,
   EventStoreDBClient,
   FORWARDS,
   type JSONType,
   jsonEvent,
   NO_STREAM,
-  type Position,
-  type ReadPosition,
-  type ResolvedEvent,
   START,
   StreamNotFoundError,
-  streamNameFilter,
-  UnavailableError,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
-import {
-  type EventMetadata,
-  type EventStore,
-  EventStoreUnavailableError,
-  type ExpectedRevision,
-  type ReadAllOptions,
-  type RecordedEvent,
-  type Snapshot,
-  type SubscribeOptions,
-  type Subscription,
-  WrongExpectedRevisionError,
+import type {
+  EventStore,
+  ReadAllOptions,
+  RecordedEvent,
+  Snapshot,
+  SubscribeOptions,
+  Subscription,
 } from '../../application/ports/event-store.ts';
-import { upcast } from '../../application/upcasting.ts';
+import { appendToStream } from './append.ts';
+import { DEFAULT_RETRY, type RetryTiming, withRetries } from './errors.ts';
+import {
+  checkpointStreamName,
+  isApplicationEvent,
+  numberToPosition,
+  positionToNumber,
+  snapshotStreamName,
+  toRecordedEvent,
+} from './records.ts';
+import { subscribeToLog } from './subscription.ts';
 
 const DEFAULT_BATCH_SIZE = 500;
-/** gRPC status UNAVAILABLE: what a call fails with when no server answers. */
-const GRPC_UNAVAILABLE = 14;
-
-export const snapshotStreamName = (streamName: string): string => `snapshot-${streamName}`;
-export const checkpointStreamName = (name: string): string => `checkpoint-${name}`;
-
-/** Streams this adapter keeps for itself; readers of the global log never see them. */
-const INTERNAL_PREFIXES = ['snapshot-', 'checkpoint-'];
-
-/** Our events: not system ones (`$` streams or types) and not our snapshot or checkpoint streams. */
-export const isApplicationEvent = (streamId: string, type: string): boolean =>
-  !streamId.startsWith('$') &&
-  !type.startsWith('$') &&
-  !INTERNAL_PREFIXES.some((p) => streamId.startsWith(p));
-
-/**
- * Global position = the commit position, as a JS number. For non-transactional writes (the only
- * kind the gRPC API makes) commit and prepare positions are equal, so a number maps back to a
- * full Position. Positions are byte offsets in the transaction log: exact up to 2^53 (8 PiB).
- */
-export const positionToNumber = (position: Position): number => Number(position.commit);
-
-export const numberToPosition = (position: number): ReadPosition =>
-  position <= 0 ? START : { commit: BigInt(position), prepare: BigInt(position) };
-
-export const toEsdbExpectedRevision = (expected: ExpectedRevision): EsdbExpectedRevision =>
-  expected === 'no_stream' ? NO_STREAM : expected === 'any' ? ANY : BigInt(expected);
-
-/** Maps client errors onto the port's errors; anything else passes through unchanged. */
-export function toStoreError(
-  error: unknown,
-  streamName = 'unknown',
-  expected: ExpectedRevision = 'any',
-): unknown {
-  if (error instanceof WrongExpectedVersionError) {
-    const actual = error.actualVersion;
-    return new WrongExpectedRevisionError(
-      error.streamName || streamName,
-      expected,
-      typeof actual === 'bigint' ? Number(actual) : actual === NO_STREAM ? 'no_stream' : 'unknown',
-    );
-  }
-  const grpcCode = typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
-  if (error instanceof UnavailableError || grpcCode === GRPC_UNAVAILABLE) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return new EventStoreUnavailableError(`EventStoreDB is unavailable: ${reason}`, { cause: error });
-  }
-  return error;
-}
-
-const withStoreErrors = async <T>(
-  work: () => Promise<T>,
-  streamName?: string,
-  expected?: ExpectedRevision,
-) => {
-  try {
-    return await work();
-  } catch (error) {
-    throw toStoreError(error, streamName, expected);
-  }
-};
-
-function toRecordedEvent(
-  event: AllStreamRecordedEvent | NonNullable<ResolvedEvent['event']>,
-  commit?: bigint,
-) {
-  const position = event.position?.commit ?? commit;
-  if (position === undefined)
-    throw new Error('EventStoreDB returned no position: a server >= 22.6 is needed');
-  const recorded: RecordedEvent = {
-    id: event.id,
-    type: event.type,
-    data: event.data as Record<string, unknown>,
-    metadata: event.metadata as EventMetadata,
-    streamName: event.streamId,
-    revision: Number(event.revision),
-    position: Number(position),
-  };
-  return upcast(recorded);
-}
+/** The first page `headPosition` reads back from the end of `$all`; the next ones grow eightfold. */
+const HEAD_FIRST_PAGE = 8;
+/** Companion streams known capped in this process; forgetting one costs one refused metadata write. */
+const CAPPED_MEMO_SIZE = 10_000;
 
 /**
  * The EventStore port on EventStoreDB (gRPC client v6). Pass a connection string (the store then
  * owns the client and disposes it on close) or a client you own. Snapshots and checkpoints live in
  * companion streams capped to their latest event (`maxCount: 1`).
  */
-export function createEventStoreDBStore(connection: string | EventStoreDBClient): EventStore {
+export function createEventStoreDBStore(
+  connection: string | EventStoreDBClient,
+  { retry = DEFAULT_RETRY }: { retry?: RetryTiming } = {},
+): EventStore {
+  const retrying = <T>(work: () => Promise<T>) => withRetries(retry, work);
   const ownsClient = typeof connection === 'string';
   const client =
     typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
   const running = new Set<Subscription>();
+  const capped = new Set<string>();
 
   /**
    * Up to `maxCount` events of `$all` strictly beyond `from` (after it reading forwards, before it
@@ -137,7 +64,8 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
     const beyond = (position: number) => from === 'edge' || (forwards ? position > from : position < from);
     const page: AllStreamRecordedEvent[] = [];
     // A read from a position includes the event at that position: ask for one more and skip it.
-    for await (const resolved of client.readAll({ fromPosition, maxCount: maxCount + 1, direction })) {
+    const count = from === 'edge' ? maxCount : maxCount + 1;
+    for await (const resolved of client.readAll({ fromPosition, maxCount: count, direction })) {
       if (resolved.event && beyond(positionToNumber(resolved.event.position))) page.push(resolved.event);
     }
     return page.slice(0, maxCount);
@@ -164,13 +92,22 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
     return batch;
   }
 
+  /**
+   * The head a reader can see is the newest application event: page back past system and internal
+   * ones. Client 6.2.1 cannot filter a read of `$all` on the server (readAll.js always sends
+   * NoFilter), so the pages start small and grow: at the top of a running log only a few checkpoint
+   * and `$stats` events sit above the newest application event.
+   */
   async function headPosition() {
-    // The head a reader can see is the newest application event: page back past system and internal ones.
-    for (let cursor: number | 'edge' = 'edge'; ; ) {
-      const page = await readAllPage(cursor, DEFAULT_BATCH_SIZE, BACKWARDS);
+    for (
+      let cursor: number | 'edge' = 'edge', size = HEAD_FIRST_PAGE;
+      ;
+      size = Math.min(size * 8, DEFAULT_BATCH_SIZE)
+    ) {
+      const page = await readAllPage(cursor, size, BACKWARDS);
       const newest = page.find((event) => isApplicationEvent(event.streamId, event.type));
       if (newest) return positionToNumber(newest.position);
-      if (page.length < DEFAULT_BATCH_SIZE) return 0;
+      if (page.length < size) return 0;
       cursor = positionToNumber(page.at(-1)!.position);
     }
   }
@@ -191,98 +128,37 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
     }
   }
 
-  /** Appends to a companion stream that keeps only its latest event (capped on the first write). */
+  /**
+   * Appends to a companion stream that keeps only its latest event. The cap goes on first, once per
+   * stream and process, and is written with `no_stream` on the metadata stream: a failure between the
+   * two calls leaves no stream uncapped, and setting it again (another process, a restart) writes
+   * nothing (a conflict, thrown or `{success:false}` with throwOnAppendFailure=false, means: capped).
+   */
   async function writeLatest(streamName: string, type: string, data: JSONType) {
-    const result = await client.appendToStream(streamName, jsonEvent({ type, data }));
-    if (result.nextExpectedRevision === 0n) await client.setStreamMetadata(streamName, { maxCount: 1 });
+    if (!capped.has(streamName)) {
+      try {
+        await client.setStreamMetadata(streamName, { maxCount: 1 }, { expectedRevision: NO_STREAM });
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+      }
+      if (capped.size >= CAPPED_MEMO_SIZE) capped.clear();
+      capped.add(streamName);
+    }
+    await client.appendToStream(streamName, jsonEvent({ type, data }));
   }
 
-  function subscribe({
-    checkpoint,
-    after = 0,
-    batchSize,
-    eventTypes,
-    handle,
-  }: SubscribeOptions): Subscription {
-    let stopping = false;
-    let live: AllStreamSubscription | null = null;
-    const types = eventTypes ? new Set(eventTypes) : null;
-
-    const loop = async () => {
-      let position = (checkpoint === undefined ? null : await store.readCheckpoint(checkpoint)) ?? after;
-      const handled = async (events: RecordedEvent[]) => {
-        await handle(events);
-        position = events.at(-1)!.position;
-        if (checkpoint !== undefined) await store.storeCheckpoint(checkpoint, position);
-      };
-      // Catch up in batches from the global log, then follow it live from where the batches ended.
-      for (;;) {
-        if (stopping) return;
-        const batch = await readAll({ after: position, batchSize, eventTypes });
-        if (batch.length === 0) break;
-        await handled(batch);
-      }
-      if (stopping) return;
-      live = client.subscribeToAll({
-        fromPosition: numberToPosition(position),
-        filter: streamNameFilter({ regex: `^(?!\\$|${INTERNAL_PREFIXES.join('|')})` }),
-      });
-      try {
-        for await (const resolved of live) {
-          if (stopping) return;
-          const event = resolved.event;
-          if (!event || !isApplicationEvent(event.streamId, event.type) || (types && !types.has(event.type)))
-            continue;
-          // Subscriptions start after the given position; the guard keeps that true whatever the server does.
-          if (positionToNumber(event.position) <= position) continue;
-          await handled([toRecordedEvent(event)]);
-        }
-      } catch (error) {
-        // Unsubscribing cancels the call; that is how a stop ends the live phase, not a failure.
-        if (!stopping) throw error;
-      }
-      if (!stopping) throw new EventStoreUnavailableError('EventStoreDB ended the live subscription');
-    };
-
-    const done = withStoreErrors(loop).finally(async () => {
-      running.delete(subscription);
-      await live?.unsubscribe().catch(() => {});
-    });
-    // The owner watches `done`; an unobserved failure must not crash the process.
-    done.catch(() => {});
-    const subscription: Subscription = {
-      async stop() {
-        stopping = true;
-        await live?.unsubscribe().catch(() => {});
-        await done.catch(() => {});
-      },
-      done,
-    };
+  function subscribe(options: SubscribeOptions): Subscription {
+    const subscription = subscribeToLog({ client, store }, options);
     running.add(subscription);
+    subscription.done.finally(() => running.delete(subscription)).catch(() => {});
     return subscription;
   }
 
   const store: EventStore = {
-    append: (streamName, events, expected) =>
-      withStoreErrors(
-        async () => {
-          const result = await client.appendToStream(
-            streamName,
-            events.map(({ id, type, data, metadata }) => jsonEvent({ id, type, data, metadata })),
-            { expectedRevision: toEsdbExpectedRevision(expected) },
-          );
-          if (!result.position) throw new Error('EventStoreDB returned no position for the append');
-          return {
-            nextExpectedRevision: Number(result.nextExpectedRevision),
-            position: positionToNumber(result.position),
-          };
-        },
-        streamName,
-        expected,
-      ),
+    append: (streamName, events, expected) => appendToStream(client, streamName, events, expected, retry),
 
     readStream: (streamName, { fromRevision = 0, maxCount } = {}) =>
-      withStoreErrors(async () => {
+      retrying(async () => {
         if (maxCount !== undefined && maxCount <= 0) return [];
         const events: RecordedEvent[] = [];
         try {
@@ -297,28 +173,28 @@ export function createEventStoreDBStore(connection: string | EventStoreDBClient)
           throw error;
         }
         return events;
-      }, streamName),
+      }),
 
-    readAll: (options) => withStoreErrors(() => readAll(options)),
-    headPosition: () => withStoreErrors(headPosition),
+    readAll: (options) => retrying(() => readAll(options)),
+    headPosition: () => retrying(headPosition),
     // The server assigns $all positions at commit: the newest visible event is the newest committed.
-    lastPosition: () => withStoreErrors(headPosition),
+    lastPosition: () => retrying(headPosition),
     subscribe,
 
     readCheckpoint: (name) =>
-      withStoreErrors(async () => {
+      retrying(async () => {
         const latest = await readLatest(checkpointStreamName(name));
         return latest === null ? null : Number(latest.position);
       }),
 
     storeCheckpoint: (name, position) =>
-      withStoreErrors(() => writeLatest(checkpointStreamName(name), 'CheckpointStored', { position })),
+      retrying(() => writeLatest(checkpointStreamName(name), 'CheckpointStored', { position })),
 
     readSnapshot: (streamName) =>
-      withStoreErrors(async () => (await readLatest(snapshotStreamName(streamName))) as Snapshot | null),
+      retrying(async () => (await readLatest(snapshotStreamName(streamName))) as Snapshot | null),
 
     writeSnapshot: (streamName, snapshot) =>
-      withStoreErrors(() =>
+      retrying(() =>
         writeLatest(snapshotStreamName(streamName), 'SnapshotTaken', snapshot as unknown as JSONType),
       ),
 

@@ -5,9 +5,9 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
+import type { RelayStatus } from '../../application/integration-relay.ts';
 import { EventStoreUnavailableError } from '../../application/ports/event-store.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { isConnectionError } from '../postgres/client.ts';
 import { authenticate } from './auth.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
 import { idempotency } from './idempotency.ts';
@@ -47,7 +47,7 @@ function toProblem(
     const { status, type, title } = DOMAIN_PROBLEMS[error.code];
     return { problem: { type, title, status, detail: error.message, instance } };
   }
-  if (error instanceof EventStoreUnavailableError || isConnectionError(error)) {
+  if (error instanceof EventStoreUnavailableError) {
     return {
       problem: {
         type: 'service-unavailable',
@@ -205,13 +205,40 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
     }
     return next();
   });
-  app.use('*', idempotency(deps.sql));
+  app.use('*', idempotency(deps.idempotency));
 
   accountRoutes(app, deps);
   transferRoutes(app, deps);
   operationsRoutes(app, deps);
   return app;
 }
+
+const relayReport = (status: RelayStatus, head: number, position: number) => ({
+  ...status,
+  position,
+  lag: Math.max(0, head - position),
+});
+
+/** The relay's counters (since this process started) and whether it is connected. */
+const relayCounters = (status: RelayStatus) => [
+  {
+    name: 'esbank_relay_published_total',
+    help: 'Integration events handed to the broker',
+    type: 'counter' as const,
+    values: [{ labels: {}, value: status.published }],
+  },
+  {
+    name: 'esbank_relay_confirmed_total',
+    help: 'Integration events the broker confirmed',
+    type: 'counter' as const,
+    values: [{ labels: {}, value: status.confirmed }],
+  },
+  {
+    name: 'esbank_relay_connected',
+    help: '1 while the integration relay has a broker session',
+    values: [{ labels: {}, value: status.state === 'connected' ? 1 : 0 }],
+  },
+];
 
 function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
   const countParked = () => deps.sagaStore?.countParked() ?? Promise.resolve(0);
@@ -234,8 +261,13 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         { 'Retry-After': '1' },
       );
     try {
-      const [head, checkpoints, parked] = await Promise.race([
-        Promise.all([deps.store.headPosition(), deps.readModel.checkpoints(), countParked()]),
+      const [head, checkpoints, relayPosition, parked] = await Promise.race([
+        Promise.all([
+          deps.store.headPosition(),
+          deps.readModel.checkpoints(),
+          deps.relay?.checkpoint(),
+          countParked(),
+        ]),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('the readiness check timed out')), READY_TIMEOUT_MS);
         }),
@@ -257,10 +289,19 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
           },
         );
       }
+      const relay = deps.relay && relayReport(deps.relay.status(), head, relayPosition ?? 0);
+      if (relay && relay.state !== 'connected') {
+        return notReady(
+          `The integration relay cannot publish to ${relay.target}: ${relay.error ?? relay.state}`,
+          {
+            relay,
+          },
+        );
+      }
+      const ready = { headPosition: head, projections, ...(relay ? { relay } : {}) };
       // Parked events need an operator (esbank parked), but the instance serves well: 200, degraded.
-      if (parked > 0)
-        return c.json({ status: 'degraded', headPosition: head, projections, parkedEvents: parked });
-      return c.json({ status: 'ready', headPosition: head, projections });
+      if (parked > 0) return c.json({ status: 'degraded', ...ready, parkedEvents: parked });
+      return c.json({ status: 'ready', ...ready });
     } catch (error) {
       c.get('logger')?.warn({ err: error }, 'not ready');
       return notReady('The database is unreachable or too slow to answer');
@@ -271,13 +312,12 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
 
   app.get('/metrics', async (c) => {
     const gauges = [];
+    if (deps.relay) gauges.push(...relayCounters(deps.relay.status()));
     try {
       const [head, checkpoints, byStatus, parked] = await Promise.all([
         deps.store.headPosition(),
         deps.readModel.checkpoints(),
-        deps.sql<
-          { status: string; count: number }[]
-        >`SELECT status, count(*)::int AS count FROM transfers GROUP BY status`,
+        deps.readModel.transferCounts(),
         countParked(),
       ]);
       gauges.push({
@@ -290,6 +330,13 @@ function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         help: 'Transfers by status (read model)',
         values: byStatus.map((row) => ({ labels: { status: row.status }, value: row.count })),
       });
+      if (deps.relay) {
+        gauges.push({
+          name: 'esbank_relay_lag_events',
+          help: 'Log positions between the head and the integration relay checkpoint',
+          values: [{ labels: {}, value: Math.max(0, head - (await deps.relay.checkpoint())) }],
+        });
+      }
       gauges.push({
         name: 'esbank_projection_lag_events',
         help: 'Events between the log head and each projection',

@@ -6,10 +6,18 @@ import { sign, verify } from 'hono/jwt';
 import type { Config } from '../../config.ts';
 import type { AppEnv } from './context.ts';
 import { HttpProblem } from './problem.ts';
+import { isStorableText } from './schemas.ts';
 
 export type Role = 'customer' | 'operator';
 /** The authenticated caller: the JWT's `sub` and `role` (SPEC §9). */
 export type Principal = { sub: string; role: Role };
+
+/**
+ * SPEC §9's one access rule: an operator may see and act on every account, a customer on its own.
+ * An unknown owner (no such account) is refused too; callers answer 404 so existence is not leaked.
+ */
+export const mayAccess = (principal: Principal, ownerId: string | null | undefined): boolean =>
+  ownerId !== null && ownerId !== undefined && (principal.role === 'operator' || ownerId === principal.sub);
 
 const ALGORITHM = 'HS256';
 
@@ -93,6 +101,7 @@ export function authenticate(secret: string, now = () => Date.now()): Middleware
       typeof payload.sub !== 'string' ||
       payload.sub.length === 0 ||
       payload.sub.length > 200 ||
+      !isStorableText(payload.sub) ||
       (role !== 'customer' && role !== 'operator')
     ) {
       throw unauthorized('The token lacks a subject or has an unknown role');

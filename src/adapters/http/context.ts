@@ -1,10 +1,12 @@
 import type { BankingService } from '../../application/banking-service.ts';
+import type { IntegrationRelay } from '../../application/integration-relay.ts';
 import type { EventStore } from '../../application/ports/event-store.ts';
+import type { IdempotencyStore } from '../../application/ports/idempotency-store.ts';
+import type { ReadModel } from '../../application/ports/read-model.ts';
 import type { SagaStore } from '../../application/ports/saga-store.ts';
 import type { Logger } from '../logging.ts';
-import type { Sql } from '../postgres/client.ts';
-import type { ReadModel } from '../postgres/read-model.ts';
 import type { Principal } from './auth.ts';
+import type { ClaimedKey } from './idempotency.ts';
 import type { Metrics } from './metrics.ts';
 
 /** What the HTTP adapter needs; built once in the composition root (src/main.ts). */
@@ -12,13 +14,15 @@ export type HttpDeps = {
   banking: BankingService;
   readModel: ReadModel;
   store: EventStore;
-  sql: Sql;
+  idempotency: IdempotencyStore;
   logger: Logger;
   metrics: Metrics;
   jwtSecret: string;
   rateLimitPerMinute: number;
   /** How long a query waits for the read model to reach `minPosition` (or the log head). */
   readWaitMs?: number;
+  /** The integration relay, when BROKER_URL is set: readiness and metrics report it. */
+  relay?: Pick<IntegrationRelay, 'status' | 'checkpoint'>;
   /** /health/ready answers 503 while a projection trails the log head by more events than this. */
   maxReadyLag?: number;
   /** Parked saga events: /health/ready says degraded while any waits, /metrics counts them (absent: not checked). */
@@ -33,6 +37,6 @@ export type AppEnv = {
     principal: Principal;
     logger: Logger;
     correlationId?: string;
-    idempotencyKey?: string;
+    idempotencyKey?: ClaimedKey;
   };
 };

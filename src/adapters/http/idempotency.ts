@@ -1,18 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { createBatcher } from '../postgres/batcher.ts';
-import { failedByItsInput, type Sql } from '../postgres/client.ts';
+import type { IdempotencyStore, KeyClaim } from '../../application/ports/idempotency-store.ts';
 import type { AppEnv } from './context.ts';
 import { HttpProblem } from './problem.ts';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-/**
- * An in-flight claim not renewed for this long belonged to a process that died: a retry with the
- * same body takes it over and runs the command again. A live request renews its claim every
- * HEARTBEAT_MS, so a slow command (or a `Prefer: wait`) is never run twice.
- */
-const IN_FLIGHT_LEASE_SECONDS = 5;
+/** How often a running request renews its claim: well inside the store's lease (5 s). */
 const HEARTBEAT_MS = 1_500;
 
 const inFlight = () =>
@@ -24,15 +18,20 @@ const inFlight = () =>
     { headers: { 'Retry-After': '1' } },
   );
 
-/** Whose key: a principal's keys are its own (SPEC §9). */
-type Claim = { principal: string; key: string; request_hash: string };
-const slot = ({ principal, key }: { principal: string; key: string }) => `${principal}\n${key}`;
-
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** A UUID derived from (principal, key, purpose): a retried command gets the same aggregate id. */
-export function idFromKey(principal: string, key: string, purpose: string): string {
-  const bytes = createHash('sha256').update(`${principal}\n${key}\n${purpose}`).digest().subarray(0, 16);
+/** A request's Idempotency-Key as claimed: the key and its generation (see migration 0008). */
+export type ClaimedKey = { key: string; generation: string };
+
+/**
+ * A UUID derived from (principal, key, generation, purpose): a retried command gets the same
+ * aggregate or operation id for as long as its key lives; the key used again after it expired, a new one.
+ */
+export function idFromKey(principal: string, claimed: ClaimedKey, purpose: string): string {
+  const bytes = createHash('sha256')
+    .update(`${principal}\n${claimed.key}\n${claimed.generation}\n${purpose}`)
+    .digest()
+    .subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x80; // version 8: custom
   bytes[8] = (bytes[8]! & 0x3f) | 0x80; // RFC 9562 variant
   const hex = bytes.toString('hex');
@@ -40,65 +39,17 @@ export function idFromKey(principal: string, key: string, purpose: string): stri
 }
 
 /**
- * Idempotency-Key on POST (SPEC §6), kept in PostgreSQL per principal for `ttlHours`: the same key
- * and body replay the first response; another body → 422; the first still in flight → 409. The
- * key is claimed before the command runs, so concurrent duplicates run it once; a 5xx releases it.
- * Claims and answers of concurrent requests each share one statement.
+ * Idempotency-Key on POST (SPEC §6), over an IdempotencyStore: the same key and body replay the
+ * first response; another body → 422; the first still in flight → 409. The key is claimed before
+ * the command runs, so concurrent duplicates run it once; the claim is renewed every
+ * `heartbeatMs` while the request runs (the store's lease is longer), so a slow command or a
+ * `Prefer: wait` is never run twice. A 5xx releases the key to a retry of the same body, which
+ * keeps the key's generation (the command may have been booked).
  */
 export function idempotency(
-  sql: Sql,
-  { ttlHours = 24, leaseSeconds = IN_FLIGHT_LEASE_SECONDS, heartbeatMs = HEARTBEAT_MS } = {},
+  keys: IdempotencyStore,
+  { heartbeatMs = HEARTBEAT_MS } = {},
 ): MiddlewareHandler<AppEnv> {
-  /** Claims of concurrent requests leave together; true where the request now holds its key. */
-  const claim = createBatcher<Claim, boolean>({
-    maxInFlight: 2,
-    isolate: failedByItsInput,
-    flush: async (claims) => {
-      // One statement may touch a row once: a second request with the same key in the batch loses.
-      const firsts = new Map<string, number>();
-      for (const [i, c] of claims.entries()) if (!firsts.has(slot(c))) firsts.set(slot(c), i);
-      const rows = await sql<{ principal: string; key: string }[]>`
-        INSERT INTO idempotency_keys (principal, key, request_hash, expires_at)
-        SELECT c.principal, c.key, c.request_hash, now() + make_interval(hours => ${ttlHours})
-        FROM json_to_recordset(${JSON.stringify([...firsts.values()].map((i) => claims[i]))}::text::json)
-             AS c(principal text, key text, request_hash text)
-        ON CONFLICT (principal, key) DO UPDATE
-          SET request_hash = excluded.request_hash, status_code = NULL, response_body = NULL,
-              content_type = NULL, created_at = now(), expires_at = excluded.expires_at
-          WHERE idempotency_keys.expires_at < now()
-             OR (idempotency_keys.status_code IS NULL
-                 AND idempotency_keys.request_hash = excluded.request_hash
-                 AND idempotency_keys.created_at < now() - make_interval(secs => ${leaseSeconds}))
-        RETURNING principal, key`;
-      const won = new Set(rows.map(slot));
-      return claims.map((c, i) => firsts.get(slot(c)) === i && won.has(slot(c)));
-    },
-  });
-
-  /** Answers of concurrent requests are stored together. */
-  const store = createBatcher<
-    Claim & { status_code: number; response_body: string; content_type: string | null },
-    void
-  >({
-    maxInFlight: 2,
-    isolate: failedByItsInput,
-    flush: async (answers) => {
-      const column = <K extends keyof (typeof answers)[number]>(key: K) =>
-        answers.map((answer) => answer[key]);
-      // Arrays, not JSON rows: the planner sizes unnest() small and looks each key up by its index
-      // (json_to_recordset's guess of 100 rows had it scan the whole table instead).
-      await sql`
-        UPDATE idempotency_keys k
-        SET status_code = a.status_code, response_body = a.response_body, content_type = a.content_type
-        FROM unnest(${column('principal')}::text[], ${column('key')}::text[], ${column('request_hash')}::text[],
-                    ${column('status_code')}::int[], ${column('response_body')}::text[], ${column('content_type')}::text[])
-             AS a(principal, key, request_hash, status_code, response_body, content_type)
-        WHERE k.principal = a.principal AND k.key = a.key AND k.request_hash = a.request_hash
-          AND k.status_code IS NULL`;
-      return answers.map(() => undefined);
-    },
-  });
-
   return async (c, next) => {
     const key = c.req.header('idempotency-key');
     const principal = c.get('principal')?.sub;
@@ -112,67 +63,51 @@ export function idempotency(
         'Use 1 to 255 visible ASCII characters',
       );
     }
-    const hash = sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
-    const mine: Claim = { principal, key, request_hash: hash };
+    const mine: KeyClaim = {
+      principal,
+      key,
+      requestHash: sha256(`${c.req.method} ${c.req.path}\n${await c.req.text()}`),
+    };
 
-    let claimed = false;
-    for (let attempt = 0; attempt < 3 && !claimed; attempt++) {
-      claimed = await claim(mine);
-      if (claimed) break;
-      const [row] = await sql<
-        {
-          request_hash: string;
-          status_code: number | null;
-          response_body: string | null;
-          content_type: string | null;
-        }[]
-      >`
-        SELECT request_hash, status_code, response_body, content_type FROM idempotency_keys
-        WHERE principal = ${principal} AND key = ${key}`;
-      if (!row) continue; // released by a failed first attempt a moment ago: claim again
-      if (row.request_hash !== hash) {
+    let generation: string | null = null;
+    for (let attempt = 0; attempt < 3 && generation === null; attempt++) {
+      const found = await keys.claim(mine);
+      if (found.kind === 'claimed') generation = found.generation;
+      else if (found.kind === 'free')
+        continue; // released or swept a moment ago: claim again
+      else if (found.requestHash !== mine.requestHash) {
         throw new HttpProblem(
           422,
           'idempotency-key-reused',
           'Idempotency-Key reused',
           'This key was used with another request',
         );
+      } else if (found.kind === 'in-flight') throw inFlight();
+      else {
+        const { status, body, contentType } = found.answer;
+        return c.body(body, status as ContentfulStatusCode, {
+          ...(contentType ? { 'content-type': contentType } : {}),
+          'Idempotent-Replayed': 'true',
+        });
       }
-      if (row.status_code === null) throw inFlight();
-      return c.body(row.response_body ?? '', row.status_code as ContentfulStatusCode, {
-        ...(row.content_type ? { 'content-type': row.content_type } : {}),
-        'Idempotent-Replayed': 'true',
-      });
     }
+    if (generation === null) throw inFlight();
 
-    if (!claimed) throw inFlight();
-
-    // `created_at` doubles as the claim's heartbeat; `expires_at` moves with it (still ≥ 24 h).
-    const held = sql`principal = ${principal} AND key = ${key} AND request_hash = ${hash} AND status_code IS NULL`;
-    const heartbeat = setInterval(() => {
-      sql`
-        UPDATE idempotency_keys
-        SET created_at = now(), expires_at = now() + make_interval(hours => ${ttlHours})
-        WHERE ${held}`.catch(() => {});
-    }, heartbeatMs);
+    const heartbeat = setInterval(() => keys.renew(mine).catch(() => {}), heartbeatMs);
     heartbeat.unref();
-    c.set('idempotencyKey', key);
+    c.set('idempotencyKey', { key, generation });
     const answer = captureAnswer(c);
     try {
       await next();
     } finally {
       clearInterval(heartbeat);
     }
-    // A refusal (4xx) is an answer like any other and is replayed; a 5xx may not have run at all.
-    if (c.res.status >= 500) {
-      await sql`DELETE FROM idempotency_keys WHERE ${held}`;
-      return;
-    }
-    await store({
-      ...mine,
-      status_code: c.res.status,
-      response_body: answer.text ?? (await c.res.clone().text()),
-      content_type: c.res.headers.get('content-type'),
+    // A refusal (4xx) is an answer like any other and is replayed.
+    if (c.res.status >= 500) return keys.release(mine);
+    await keys.answer(mine, {
+      status: c.res.status,
+      body: answer.text ?? (await c.res.clone().text()),
+      contentType: c.res.headers.get('content-type'),
     });
   };
 }
@@ -194,10 +129,4 @@ function captureAnswer(c: Context<AppEnv>): { text?: string } {
     return (json as (...args: unknown[]) => Response)(object, ...rest);
   }) as typeof c.json;
   return answer;
-}
-
-/** Drops expired keys; run now and then. */
-export async function sweepIdempotencyKeys(sql: Sql): Promise<number> {
-  const deleted = await sql`DELETE FROM idempotency_keys WHERE expires_at < now()`;
-  return deleted.count;
 }

@@ -33,6 +33,8 @@ export function createMetrics() {
       gauges: Array<{
         name: string;
         help: string;
+        /** Prometheus metric type; `gauge` unless said. */
+        type?: 'gauge' | 'counter';
         values: Array<{ labels: Record<string, string | number>; value: number }>;
       }>,
     ) {
@@ -53,7 +55,7 @@ export function createMetrics() {
         lines.push(`esbank_http_request_duration_seconds_count{${labels(h.labels)}} ${h.count}`);
       }
       for (const gauge of gauges) {
-        lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`);
+        lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} ${gauge.type ?? 'gauge'}`);
         for (const { labels: l, value } of gauge.values) lines.push(`${gauge.name}{${labels(l)}} ${value}`);
       }
       return `${lines.join('\n')}\n`;

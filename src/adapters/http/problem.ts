@@ -56,6 +56,7 @@ export const DOMAIN_PROBLEMS: Record<
   TRANSFER_PAST_PIVOT: { status: 409, type: 'conflict', title: 'Transfer is past its pivot' },
   TRANSFER_LEG_NOT_FOUND: { status: 409, type: 'conflict', title: 'No such transfer leg' },
   INVALID_TRANSITION: { status: 409, type: 'conflict', title: 'Invalid transition' },
+  OPERATION_ID_REUSED: { status: 422, type: 'idempotency-key-reused', title: 'Idempotency-Key reused' },
 };
 
 /** Field problems from zod issues: one entry per offending path. */

@@ -9,12 +9,19 @@ export const Currency = z
   .string()
   .regex(CURRENCY_PATTERN, 'an ISO-4217 code such as EUR')
   .openapi({ example: 'EUR' });
-const Reference = z.string().min(1).max(140);
+/** Text PostgreSQL and JSON can hold as sent: no NUL character, no lone UTF-16 surrogate (SPEC §6). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const isStorableText = (text: string): boolean =>
+  !text.includes('\u0000') && !LONE_SURROGATE.test(text);
+
+const Text = (max: number) =>
+  z.string().min(1).max(max).refine(isStorableText, 'text without NUL characters or lone surrogates');
+const Reference = Text(140);
 
 export const OpenAccountBody = z
   .strictObject({
     currency: Currency,
-    ownerId: z.string().min(1).max(200).optional(),
+    ownerId: Text(200).optional(),
     accountId: Id.optional(),
   })
   .openapi('OpenAccount');
@@ -99,7 +106,7 @@ export const Transfer = z
     amount: Amount,
     currency: Currency,
     status: TransferStatus,
-    reason: z.enum(['INSUFFICIENT_FUNDS', 'DEADLINE_EXPIRED', 'ACCOUNT_CLOSED']).optional(),
+    reason: z.enum(['INSUFFICIENT_FUNDS', 'DEADLINE_EXPIRED', 'ACCOUNT_CLOSED', 'BALANCE_LIMIT']).optional(),
     reference: z.string().optional(),
     createdAt: z.string(),
     updatedAt: z.string(),

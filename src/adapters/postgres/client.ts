@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { EventStoreUnavailableError } from '../../application/ports/event-store.ts';
 
 export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
@@ -54,3 +55,32 @@ export function isConnectionError(error: unknown): boolean {
  * database itself is unreachable (which would fail each call alone just the same).
  */
 export const failedByItsInput = (error: unknown): boolean => !isConnectionError(error);
+
+/** Connection failures become the port's EventStoreUnavailableError (a 503); everything else passes unchanged. */
+export const unavailableOr = (error: unknown): unknown =>
+  isConnectionError(error)
+    ? new EventStoreUnavailableError(`PostgreSQL is unreachable: ${(error as Error).message}`, {
+        cause: error,
+      })
+    : error;
+
+/**
+ * The adapter with each of its methods' connection failures mapped by unavailableOr, so that no
+ * caller outside this folder reads a PostgreSQL error code.
+ */
+export function mappingOutages<Adapter extends object>(adapter: Adapter): Adapter {
+  const mapped: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(adapter)) {
+    mapped[name] =
+      typeof value === 'function'
+        ? async (...args: unknown[]) => {
+            try {
+              return await value(...args);
+            } catch (error) {
+              throw unavailableOr(error);
+            }
+          }
+        : value;
+  }
+  return mapped as Adapter;
+}

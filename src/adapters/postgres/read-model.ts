@@ -1,7 +1,13 @@
 import { and, desc, eq, getTableColumns, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import type { EventStore } from '../../application/ports/event-store.ts';
-import type { Sql } from './client.ts';
+import {
+  type AccountView,
+  encodeCursor,
+  type TransferQuery,
+  type TransferView,
+} from '../../application/ports/read-model.ts';
+import { mappingOutages, type Sql } from './client.ts';
 import { PROJECTION_NAMES, type ProjectionName } from './projections/projection.ts';
 import { CHECKPOINT_CHANNEL } from './projections/runner.ts';
 import {
@@ -9,19 +15,8 @@ import {
   history,
   projectionCheckpoints,
   type TransferRow,
-  type TransferStatus,
   transfers,
 } from './schema/read-models.ts';
-
-/** Cursors are opaque to clients: a position, base64url-encoded. */
-const encodeCursor = (position: number) => Buffer.from(String(position)).toString('base64url');
-
-/** The position inside a cursor this API gave out; null for anything else. */
-export const decodeCursor = (cursor: string): number | null => {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  const value = Number(text);
-  return /^[1-9]\d*$/.test(text) && Number.isSafeInteger(value) ? value : null;
-};
 
 /** Timestamps leave as ISO-8601 (PostgreSQL's text form is not what clients expect). */
 const iso = (value: string) => new Date(value).toISOString();
@@ -32,7 +27,7 @@ const page = <Row>(rows: Row[], limit: number, positionOf: (row: Row) => number)
   nextCursor: rows.length > limit ? encodeCursor(positionOf(rows[limit - 1]!)) : null,
 });
 
-const transferView = (row: TransferRow) => ({
+const transferView = (row: TransferRow): TransferView => ({
   transferId: row.transferId,
   fromAccountId: row.fromAccountId,
   toAccountId: row.toAccountId,
@@ -46,26 +41,7 @@ const transferView = (row: TransferRow) => ({
   timeline: row.timeline,
 });
 
-export type AccountView = {
-  accountId: string;
-  currency: string;
-  ownerId: string;
-  status: 'OPEN' | 'CLOSED';
-  available: number;
-  pending: number;
-  version: number;
-};
-export type TransferView = ReturnType<typeof transferView>;
-export type TransferQuery = {
-  accountId?: string;
-  status?: TransferStatus;
-  limit: number;
-  /** From a previous page's `nextCursor`, decoded. */
-  cursor?: number;
-  /** Only transfers from or to an account of this owner (a customer's view). */
-  visibleToOwner?: string;
-};
-export type ReadModel = ReturnType<typeof createReadModel>;
+export type PostgresReadModel = ReturnType<typeof createReadModel>;
 
 /** When no notification arrives, checkpoints are polled this often while waiting. */
 const WAIT_POLL_MS = 200;
@@ -120,7 +96,8 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
     return reading.position;
   };
 
-  return {
+  // Connection failures reach callers as the port's unavailable error (a 503), never as a driver code.
+  return mappingOutages({
     async getAccount(accountId: string): Promise<AccountView | null> {
       const [row] = await db
         .select({
@@ -207,6 +184,13 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
       return { items: items.map(transferView), nextCursor };
     },
 
+    async transferCounts() {
+      return db
+        .select({ status: transfers.status, count: sql<number>`count(*)::int` })
+        .from(transfers)
+        .groupBy(transfers.status);
+    },
+
     async ownerOfAccount(accountId: string): Promise<string | null> {
       const [row] = await db
         .select({ ownerId: balances.ownerId })
@@ -276,5 +260,5 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
       listener = undefined;
       await active?.unlisten().catch(() => {});
     },
-  };
+  });
 }

@@ -2,7 +2,7 @@ import { and, asc, count, eq, inArray, isNull, lt, lte, or, sql as raw } from 'd
 import { drizzle } from 'drizzle-orm/postgres-js';
 import type { ParkedEvent, SagaStore } from '../../application/ports/saga-store.ts';
 import { createBatcher } from './batcher.ts';
-import { failedByItsInput, type Sql } from './client.ts';
+import { failedByItsInput, mappingOutages, type Sql } from './client.ts';
 import {
   type ParkedEventRow,
   sagaParkedEventActions,
@@ -40,7 +40,8 @@ export function createPostgresSagaStore(sql: Sql): SagaStore {
       return transferIds.map(() => undefined);
     },
   });
-  return {
+  // Connection failures reach callers as the port's unavailable error (a 503), never as a driver code.
+  return mappingOutages({
     schedule: (transferId, dueAt) => schedule({ transferId, dueAt }),
     cancel: (transferId) => cancel(transferId),
     async claimDue(now, limit, leaseMs) {
@@ -115,5 +116,5 @@ export function createPostgresSagaStore(sql: Sql): SagaStore {
         }
         return true;
       }),
-  };
+  });
 }

@@ -1,15 +1,18 @@
 import { assertNever, type Decider } from '../decider.ts';
 import { DomainError } from '../errors.ts';
-import { assertAmount, assertCurrency, assertSafeSum } from '../money.ts';
-import type { AccountCommand } from './commands.ts';
-import type { AccountEvent } from './events.ts';
+import { assertAmount, assertCurrency, assertSafeSum, isSafeSum } from '../money.ts';
+import type { AccountCommand, CashCommandData } from './commands.ts';
+import type { AccountEvent, CashDeposited } from './events.ts';
 import {
   type AccountState,
-  CASH_OPERATION_WINDOW,
+  CASH_OPERATION_RETENTION_MS,
+  type CashOperation,
   initialAccountState,
   type OpenedAccount,
   type TransferLeg,
 } from './state.ts';
+
+type CashMovementData = CashDeposited['data'];
 
 const requireOpened = (state: AccountState): OpenedAccount => {
   if (state.status === 'Unopened') throw new DomainError('ACCOUNT_NOT_FOUND', 'The account does not exist');
@@ -40,16 +43,38 @@ const requireLeg = <Side extends TransferLeg['side']>(
   return leg as Extract<TransferLeg, { side: Side }>;
 };
 
-/** A cash operation this account has already applied (it may have been closed since). */
-const alreadyApplied = (state: AccountState, operationId: string | undefined): boolean =>
-  operationId !== undefined &&
-  state.status !== 'Unopened' &&
-  state.recentCashOperations.includes(operationId);
+/**
+ * A cash operation this account has already booked (it may have been closed since): true for the
+ * same operation sent again, a refusal for its id sent with another amount.
+ */
+const alreadyBooked = (state: AccountState, kind: CashOperation['kind'], data: CashCommandData): boolean => {
+  if (data.operation === undefined || state.status === 'Unopened') return false;
+  const operationId = data.operation.id;
+  const booked = state.cashOperations[operationId];
+  if (booked === undefined) return false;
+  if (booked.kind !== kind || booked.amount !== data.amount) {
+    throw new DomainError(
+      'OPERATION_ID_REUSED',
+      `Operation ${operationId} was a ${booked.kind} of ${booked.amount}; it cannot be repeated with other content`,
+    );
+  }
+  return true;
+};
 
-const remembered = (account: OpenedAccount, operationId: string | undefined) =>
-  operationId === undefined
-    ? account.recentCashOperations
-    : [...account.recentCashOperations, operationId].slice(-CASH_OPERATION_WINDOW);
+const cashEvent = <Type extends 'CashDeposited' | 'CashWithdrawn'>(type: Type, data: CashCommandData) => {
+  const { operation, ...movement } = data;
+  if (operation === undefined) return { type, data: movement };
+  return { type, data: { ...movement, operationId: operation.id, bookedAt: operation.at } };
+};
+
+/** The operation remembered, and those older than the retention forgotten (pure: times come from events). */
+const remembered = (account: OpenedAccount, kind: CashOperation['kind'], data: CashMovementData) => {
+  const { operationId, bookedAt } = data;
+  if (operationId === undefined || bookedAt === undefined) return account.cashOperations;
+  const horizon = Date.parse(bookedAt) - CASH_OPERATION_RETENTION_MS;
+  const kept = Object.entries(account.cashOperations).filter(([, op]) => Date.parse(op.bookedAt) >= horizon);
+  return Object.fromEntries([...kept, [operationId, { kind, amount: data.amount, bookedAt }]]);
+};
 
 export function decideAccount(command: AccountCommand, state: AccountState): AccountEvent[] {
   const { accountId } = command.data;
@@ -60,20 +85,20 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       return [{ type: 'AccountOpened', data: command.data }];
     }
     case 'DepositCash': {
-      if (alreadyApplied(state, command.data.operationId)) return [];
+      if (alreadyBooked(state, 'deposit', command.data)) return [];
       const account = requireOpen(state);
       assertAmount(command.data.amount);
       assertSafeSum(account.available, account.pending, command.data.amount);
-      return [{ type: 'CashDeposited', data: command.data }];
+      return [cashEvent('CashDeposited', command.data)];
     }
     case 'WithdrawCash': {
-      if (alreadyApplied(state, command.data.operationId)) return [];
+      if (alreadyBooked(state, 'withdrawal', command.data)) return [];
       const account = requireOpen(state);
       assertAmount(command.data.amount);
       if (command.data.amount > account.available) {
         throw new DomainError('INSUFFICIENT_FUNDS', 'The available balance does not cover the withdrawal');
       }
-      return [{ type: 'CashWithdrawn', data: command.data }];
+      return [cashEvent('CashWithdrawn', command.data)];
     }
     case 'HoldTransferCredit': {
       const { transferId, amount, currency, fromAccountId } = command.data;
@@ -81,15 +106,18 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       if (account.legs[transferId]) return [];
       assertAmount(amount);
       requireCurrency(account, currency);
-      if (account.status === 'Closed') {
+      // Refusals are events: the saga cancels the transfer at once, with this reason.
+      const reason =
+        account.status === 'Closed'
+          ? 'ACCOUNT_CLOSED'
+          : isSafeSum(account.available, account.pending, amount)
+            ? null
+            : 'BALANCE_LIMIT';
+      if (reason) {
         return [
-          {
-            type: 'TransferCreditRefused',
-            data: { accountId, transferId, amount, fromAccountId, reason: 'ACCOUNT_CLOSED' },
-          },
+          { type: 'TransferCreditRefused', data: { accountId, transferId, amount, fromAccountId, reason } },
         ];
       }
-      assertSafeSum(account.available, account.pending, amount);
       return [{ type: 'TransferCreditHeld', data: { accountId, transferId, amount, fromAccountId } }];
     }
     case 'ReleaseTransferCredit': {
@@ -114,6 +142,7 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
     case 'DebitForTransfer': {
       const { transferId, amount, currency, toAccountId } = command.data;
       const account = requireOpened(state);
+      // Recorded already, rejected, or voided by the deadline: either way nothing more to do here.
       if (account.legs[transferId]) return [];
       assertAmount(amount);
       requireCurrency(account, currency);
@@ -130,13 +159,18 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       }
       return [{ type: 'TransferDebited', data: { accountId, transferId, amount, toAccountId } }];
     }
+    case 'VoidTransferDebit': {
+      const { transferId, amount, toAccountId, reason } = command.data;
+      const account = requireOpened(state);
+      // The debit (or its rejection) was recorded first: the pivot is decided, the void does nothing.
+      if (account.legs[transferId]) return [];
+      return [{ type: 'TransferDebitVoided', data: { accountId, transferId, amount, toAccountId, reason } }];
+    }
     case 'RefundTransferDebit': {
       const { transferId } = command.data;
-      const account = requireOpened(state);
-      const leg = requireLeg(account, transferId, 'debit');
+      const leg = requireLeg(requireOpened(state), transferId, 'debit');
       if (leg.phase !== 'debited') return [];
-      assertSafeSum(account.available, account.pending, leg.amount);
-      // A refund lands even on a closed account: money is never destroyed.
+      // A compensation is never refused: no balance limit here, and it lands even on a closed account.
       return [{ type: 'TransferDebitRefunded', data: { accountId, transferId, amount: leg.amount } }];
     }
     case 'CloseAccount': {
@@ -173,7 +207,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       available: 0,
       pending: 0,
       legs: {},
-      recentCashOperations: [],
+      cashOperations: {},
     };
   }
   if (state.status === 'Unopened') return state;
@@ -183,13 +217,13 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       return {
         ...account,
         available: account.available + event.data.amount,
-        recentCashOperations: remembered(account, event.data.operationId),
+        cashOperations: remembered(account, 'deposit', event.data),
       };
     case 'CashWithdrawn':
       return {
         ...account,
         available: account.available - event.data.amount,
-        recentCashOperations: remembered(account, event.data.operationId),
+        cashOperations: remembered(account, 'withdrawal', event.data),
       };
     case 'TransferCreditHeld': {
       const { transferId, amount } = event.data;
@@ -219,6 +253,10 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       const { transferId, amount } = event.data;
       return withLeg(account, transferId, { side: 'debit', amount, phase: 'rejected' });
     }
+    case 'TransferDebitVoided': {
+      const { transferId, amount } = event.data;
+      return withLeg(account, transferId, { side: 'debit', amount, phase: 'voided' });
+    }
     case 'TransferDebitRefunded': {
       const { transferId, amount } = event.data;
       const refunded = withLeg(account, transferId, { side: 'debit', amount, phase: 'refunded' });
@@ -235,8 +273,9 @@ export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState>
   decide: decideAccount,
   evolve: evolveAccount,
   initialState: initialAccountState,
-  // 2: recentCashOperations. Older snapshots are ignored and the state is folded from events.
-  snapshotSchemaVersion: 2,
+  // 3: cashOperations by id and time, voided debit legs. Older snapshots are ignored and the state
+  // is folded from events.
+  snapshotSchemaVersion: 3,
 };
 
 export const accountStreamName = (accountId: string): string => `account-${accountId}`;

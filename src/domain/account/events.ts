@@ -6,23 +6,33 @@ export type AccountOpened = Message<
   'AccountOpened',
   { accountId: string; ownerId: string; currency: string }
 >;
-export type CashDeposited = Message<
-  'CashDeposited',
-  { accountId: string; amount: number; reference?: string; operationId?: string }
->;
-export type CashWithdrawn = Message<
-  'CashWithdrawn',
-  { accountId: string; amount: number; reference?: string; operationId?: string }
->;
+/** `operationId` and `bookedAt` come together: the account remembers the operation (see CashOperation). */
+type CashMovement = {
+  accountId: string;
+  amount: number;
+  reference?: string;
+  operationId?: string;
+  bookedAt?: string;
+};
+export type CashDeposited = Message<'CashDeposited', CashMovement>;
+export type CashWithdrawn = Message<'CashWithdrawn', CashMovement>;
 /** Soft state: the credit is recorded but pending, locked to one transfer, never spendable. */
 export type TransferCreditHeld = Message<
   'TransferCreditHeld',
   { accountId: string; transferId: string; amount: number; fromAccountId: string }
 >;
-/** The destination refused the hold (it was closed after the transfer was requested). */
+export type CreditRefusalReason = 'ACCOUNT_CLOSED' | 'BALANCE_LIMIT';
+
+/** The destination refused the hold: it was closed, or the credit would pass its balance limit. */
 export type TransferCreditRefused = Message<
   'TransferCreditRefused',
-  { accountId: string; transferId: string; amount: number; fromAccountId: string; reason: 'ACCOUNT_CLOSED' }
+  {
+    accountId: string;
+    transferId: string;
+    amount: number;
+    fromAccountId: string;
+    reason: CreditRefusalReason;
+  }
 >;
 export type TransferCreditReleased = Message<
   'TransferCreditReleased',
@@ -41,7 +51,18 @@ export type TransferDebitRejected = Message<
   'TransferDebitRejected',
   { accountId: string; transferId: string; amount: number; toAccountId: string; reason: DebitRejectionReason }
 >;
-/** Compensation: a debit that landed for an already cancelled transfer is given back. */
+/**
+ * The deadline won the race for the pivot: this transfer's debit can never land on the account
+ * (a DebitForTransfer after it does nothing), so the transfer may be cancelled.
+ */
+export type TransferDebitVoided = Message<
+  'TransferDebitVoided',
+  { accountId: string; transferId: string; amount: number; toAccountId: string; reason: 'DEADLINE_EXPIRED' }
+>;
+/**
+ * Compensation, only in histories written before TransferDebitVoided existed: a debit that landed
+ * for an already cancelled transfer was given back. Such events still load and replay.
+ */
 export type TransferDebitRefunded = Message<
   'TransferDebitRefunded',
   { accountId: string; transferId: string; amount: number }
@@ -58,6 +79,7 @@ export type AccountEvent =
   | TransferCreditCancelled
   | TransferDebited
   | TransferDebitRejected
+  | TransferDebitVoided
   | TransferDebitRefunded
   | AccountClosed;
 
@@ -71,6 +93,7 @@ export const ACCOUNT_EVENT_TYPES = [
   'TransferCreditCancelled',
   'TransferDebited',
   'TransferDebitRejected',
+  'TransferDebitVoided',
   'TransferDebitRefunded',
   'AccountClosed',
 ] as const satisfies readonly AccountEvent['type'][];

@@ -1,10 +1,16 @@
 /**
  * What one transfer did to this account. Kept per transfer id so that every saga step is
- * idempotent: an account never holds, debits, releases or refunds twice for one transfer.
+ * idempotent: an account never holds, debits, releases or voids twice for one transfer.
+ * A debit leg is `voided` when the transfer's deadline won the race for the pivot: the source's
+ * stream recorded the void first, so the debit can never land (SPEC §2). `refunded` exists only in
+ * histories written before the void did.
  */
 export type TransferLeg =
   | { side: 'credit'; amount: number; phase: 'held' | 'released' | 'cancelled' | 'refused' }
-  | { side: 'debit'; amount: number; phase: 'debited' | 'rejected' | 'refunded' };
+  | { side: 'debit'; amount: number; phase: 'debited' | 'rejected' | 'voided' | 'refunded' };
+
+/** A cash operation sent with an operation id: what it was, and when it was booked. */
+export type CashOperation = { kind: 'deposit' | 'withdrawal'; amount: number; bookedAt: string };
 
 type AccountFacts = {
   accountId: string;
@@ -15,16 +21,17 @@ type AccountFacts = {
   /** Held transfer credits, minor units; never spendable. */
   pending: number;
   legs: Readonly<Record<string, TransferLeg>>;
-  /** The ids of the latest cash operations (at most CASH_OPERATION_WINDOW), oldest first. */
-  recentCashOperations: readonly string[];
+  /** Cash operations booked with an operation id in the last CASH_OPERATION_RETENTION_MS. */
+  cashOperations: Readonly<Record<string, CashOperation>>;
 };
 
 /**
- * How many recent cash operation ids an account remembers: a cash deposit or withdrawal sent
- * again (a client retrying after a crash lost its answer) is applied once, as long as fewer than
- * this many other cash operations reached the account in between. Bounded, so the state is too.
+ * How long an account remembers a cash operation id: longer than an Idempotency-Key lives (24 h),
+ * so a retry within the key's lifetime is applied once, whatever happened in between. An id is
+ * derived from the key's generation (a key used again after it expired gets a new one), so an id
+ * forgotten after this long can never come back.
  */
-export const CASH_OPERATION_WINDOW = 100;
+export const CASH_OPERATION_RETENTION_MS = 48 * 60 * 60 * 1000;
 
 export type AccountState =
   | { status: 'Unopened' }

@@ -5,9 +5,11 @@ export type RequestTransfer = Message<'RequestTransfer', TransferDetails>;
 export type RecordCreditHeld = Message<'RecordCreditHeld', { transferId: string }>;
 export type RecordDebit = Message<'RecordDebit', { transferId: string }>;
 export type CompleteTransfer = Message<'CompleteTransfer', { transferId: string }>;
+/**
+ * Sent only once an account has decided (a hold refused, a debit rejected, a debit voided by the
+ * deadline): the transfer never decides the pivot itself, its source account does.
+ */
 export type CancelTransfer = Message<'CancelTransfer', { transferId: string; reason: CancellationReason }>;
-/** Fired by the deadline job; `now` is the job's clock, so the decider stays pure. */
-export type ExpireTransfer = Message<'ExpireTransfer', { transferId: string; now: string }>;
 export type RecordCompensation = Message<
   'RecordCompensation',
   { transferId: string; step: CompensationStep }
@@ -19,5 +21,4 @@ export type TransferCommand =
   | RecordDebit
   | CompleteTransfer
   | CancelTransfer
-  | ExpireTransfer
   | RecordCompensation;

@@ -1,8 +1,9 @@
 import { assertNever, type Decider } from '../decider.ts';
 import { DomainError } from '../errors.ts';
-import { assertAmount, assertCurrency } from '../money.ts';
+import { assertCurrency } from '../money.ts';
 import type { TransferCommand } from './commands.ts';
 import type { TransferEvent } from './events.ts';
+import { assertTransferRoute } from './request.ts';
 import { type ExistingTransfer, initialTransferState, type TransferState } from './state.ts';
 
 const requireExisting = (state: TransferState): ExistingTransfer => {
@@ -18,12 +19,8 @@ export function decideTransfer(command: TransferCommand, state: TransferState): 
   switch (command.type) {
     case 'RequestTransfer': {
       if (state.status !== 'None') throw new DomainError('TRANSFER_ALREADY_EXISTS', 'The transfer exists');
-      const { fromAccountId, toAccountId, amount, currency } = command.data;
-      assertAmount(amount);
-      assertCurrency(currency);
-      if (fromAccountId === toAccountId) {
-        throw new DomainError('SAME_ACCOUNT', 'A transfer needs two different accounts');
-      }
+      assertTransferRoute(command.data);
+      assertCurrency(command.data.currency);
       return [{ type: 'TransferRequested', data: command.data }];
     }
     case 'RecordCreditHeld': {
@@ -52,14 +49,6 @@ export function decideTransfer(command: TransferCommand, state: TransferState): 
       }
       if (transfer.status === 'Cancelled') return [];
       throw new DomainError('TRANSFER_PAST_PIVOT', 'The source is debited; the transfer only goes forward');
-    }
-    case 'ExpireTransfer': {
-      const transfer = requireExisting(state);
-      const beforePivot = transfer.status === 'Requested' || transfer.status === 'CreditHeld';
-      // Written so that an unparseable time never counts as past the deadline.
-      const due = Date.parse(command.data.now) >= Date.parse(transfer.details.deadlineAt);
-      if (!beforePivot || !due) return [];
-      return [{ type: 'TransferCancelled', data: { transferId, reason: 'DEADLINE_EXPIRED' } }];
     }
     case 'RecordCompensation': {
       const transfer = requireExisting(state);

@@ -1,6 +1,11 @@
 import type { Message } from '../decider.ts';
 
-export type CancellationReason = 'INSUFFICIENT_FUNDS' | 'DEADLINE_EXPIRED' | 'ACCOUNT_CLOSED';
+export type CancellationReason =
+  | 'INSUFFICIENT_FUNDS'
+  | 'DEADLINE_EXPIRED'
+  | 'ACCOUNT_CLOSED'
+  | 'BALANCE_LIMIT';
+/** `DEBIT_REFUNDED` appears only in histories written before debits could be voided. */
 export type CompensationStep = 'CREDIT_CANCELLED' | 'DEBIT_REFUNDED';
 
 export type TransferDetails = {
@@ -10,7 +15,7 @@ export type TransferDetails = {
   amount: number;
   currency: string;
   reference?: string;
-  /** ISO-8601; the saga cancels the transfer if the pivot has not happened by then. */
+  /** ISO-8601; the saga voids the debit and cancels the transfer if the pivot has not happened by then. */
   deadlineAt: string;
 };
 

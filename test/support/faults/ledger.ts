@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { Sql } from '../../../src/adapters/postgres/client.ts';
+import { BALANCE_MOVES } from '../balance-moves.ts';
 import { esbank } from '../cli.ts';
 
 /** Reads the event log straight from the database: the ground truth after a fault. */
@@ -9,7 +10,16 @@ export async function ledger(sql: Sql) {
   const sum = (types: Record<string, number>) =>
     rows.reduce((total, row) => total + (types[row.type] ?? 0) * Number(row.data.amount ?? 0), 0);
   const terminal = new Map<string, string[]>();
+  const debited = new Set<string>();
+  const closed = new Set<string>();
+  const movedAfterClose: string[] = [];
+  const refunded: string[] = [];
   for (const row of rows) {
+    if (row.type === 'TransferDebited') debited.add(String(row.data.transferId));
+    if (row.type === 'TransferDebitRefunded') refunded.push(String(row.data.transferId));
+    if (row.type === 'AccountClosed') closed.add(row.stream_name);
+    else if (closed.has(row.stream_name) && BALANCE_MOVES.has(row.type))
+      movedAfterClose.push(`${row.stream_name} ${row.type}`);
     if (row.type === 'TransferCompleted' || row.type === 'TransferCancelled') {
       const id = String(row.data.transferId);
       terminal.set(id, [
@@ -32,6 +42,12 @@ export async function ledger(sql: Sql) {
       TransferDebitRefunded: 1,
     }),
     pending: sum({ TransferCreditHeld: 1, TransferCreditReleased: -1, TransferCreditCancelled: -1 }),
+    /** Transfers whose source was debited but that did not end COMPLETED (after the pivot only forward). */
+    debitedNotCompleted: [...debited].filter((id) => (terminal.get(id) ?? []).some((o) => o !== 'COMPLETED')),
+    /** Refunds exist only in histories written before debits could be voided. */
+    refunded,
+    /** A closed account holds 0 and stays at 0: balance changes after AccountClosed. */
+    movedAfterClose,
     /** (stream, type, transfer) triples that occur more than once: a step done twice. */
     doubled: (() => {
       const seen = new Map<string, number>();
@@ -63,8 +79,12 @@ export async function waitForQuiescence(sql: Sql, transferIds: Iterable<string>,
   }
 }
 
+/** Conservation, no step twice, one end per transfer, and SPEC's rules: only forward after the pivot, closed stays at 0. */
 export function expectSound(state: Awaited<ReturnType<typeof ledger>>) {
   expect(state.doubled).toEqual([]);
+  expect(state.debitedNotCompleted, 'a transfer whose source was debited ends COMPLETED').toEqual([]);
+  expect(state.refunded, 'no refunds: the source voids or debits, never both').toEqual([]);
+  expect(state.movedAfterClose, 'a closed account stays at 0').toEqual([]);
   expect(state.pending).toBe(0);
   expect(state.available).toBe(state.cash);
   for (const outcomes of state.terminal.values()) expect(outcomes).toHaveLength(1);

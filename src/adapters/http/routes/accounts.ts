@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AccountState } from '../../../domain/account/index.ts';
 import { DomainError } from '../../../domain/errors.ts';
+import { mayAccess } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { idFromKey } from '../idempotency.ts';
 import { HttpProblem, malformedJson, notFound, validationProblem } from '../problem.ts';
@@ -85,7 +86,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     async (c) => {
       const input = c.req.valid('json');
       const principal = c.get('principal');
-      if (principal.role !== 'operator' && input.ownerId !== undefined && input.ownerId !== principal.sub) {
+      if (input.ownerId !== undefined && !mayAccess(principal, input.ownerId)) {
         throw new HttpProblem(403, 'forbidden', 'Forbidden', 'Customers open accounts for themselves only');
       }
       const key = c.get('idempotencyKey');
@@ -124,9 +125,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const { id } = c.req.valid('param');
       await catchUp(deps, c.req.valid('query').minPosition);
       const account = await deps.readModel.getAccount(id);
-      const principal = c.get('principal');
-      if (!account || (principal.role !== 'operator' && account.ownerId !== principal.sub))
-        throw notFound('Account', id);
+      if (!account || !mayAccess(c.get('principal'), account.ownerId)) throw notFound('Account', id);
       return c.json(account, 200);
     },
   );
@@ -148,9 +147,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const query = c.req.valid('query');
       const cursor = cursorFrom(query.cursor);
       await catchUp(deps, query.minPosition);
-      const owner = await deps.readModel.ownerOfAccount(id);
-      const principal = c.get('principal');
-      if (owner === null || (principal.role !== 'operator' && owner !== principal.sub))
+      if (!mayAccess(c.get('principal'), await deps.readModel.ownerOfAccount(id)))
         throw notFound('Account', id);
       return c.json(
         await deps.readModel.getHistory(id, {
@@ -194,7 +191,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         accountId: id,
         amount: input.amount,
         ...(input.reference ? { reference: input.reference } : {}),
-        // A retry whose first answer was lost (a crash) is recognised by the account itself.
+        // A retry whose first answer was lost (a crash, a 5xx) is recognised by the account itself.
         ...(key ? { operationId: idFromKey(c.get('principal').sub, key, 'cash') } : {}),
       };
       const result =

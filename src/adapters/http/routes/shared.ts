@@ -1,7 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { decodeCursor } from '../../../application/ports/read-model.ts';
 import type { AccountState } from '../../../domain/account/index.ts';
-import { decodeCursor } from '../../postgres/read-model.ts';
+import { mayAccess } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { HttpProblem, notFound } from '../problem.ts';
 import { ProblemSchema } from '../schemas.ts';
@@ -37,8 +38,7 @@ export const PostHeaders = z.object({
 
 /** Refuses an account the caller may not act on: unknown or someone else's → 404 (existence is not leaked). */
 export function requireAccess(c: Context<AppEnv>, accountId: string, state: AccountState): void {
-  const principal = c.get('principal');
-  if (state.status === 'Unopened' || (principal.role !== 'operator' && state.ownerId !== principal.sub)) {
+  if (state.status === 'Unopened' || !mayAccess(c.get('principal'), state.ownerId)) {
     throw notFound('Account', accountId);
   }
 }
@@ -48,7 +48,7 @@ export function requireAccess(c: Context<AppEnv>, accountId: string, state: Acco
  * it exists never change once it is opened, so the state this process last knew answers it.
  */
 export async function requireAccessTo(c: Context<AppEnv>, deps: HttpDeps, accountId: string) {
-  const { state } = await deps.banking.recallAccount(accountId);
+  const { state } = await deps.banking.lastKnownAccount(accountId);
   requireAccess(c, accountId, state);
 }
 

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { mayAccess } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
 import { idFromKey } from '../idempotency.ts';
 import { notFound } from '../problem.ts';
@@ -36,11 +37,10 @@ async function visibleTransfer(c: Context<AppEnv>, deps: HttpDeps, transferId: s
   const transfer = await deps.readModel.getTransfer(transferId);
   const principal = c.get('principal');
   if (!transfer) throw notFound('Transfer', transferId);
-  if (principal.role === 'operator') return transfer;
   const owners = await Promise.all(
     [transfer.fromAccountId, transfer.toAccountId].map((id) => deps.readModel.ownerOfAccount(id)),
   );
-  if (!owners.includes(principal.sub)) throw notFound('Transfer', transferId);
+  if (!owners.some((owner) => mayAccess(principal, owner))) throw notFound('Transfer', transferId);
   return transfer;
 }
 
@@ -143,10 +143,8 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const principal = c.get('principal');
       const cursor = cursorFrom(query.cursor);
       await catchUp(deps, query.minPosition);
-      if (query.accountId && principal.role !== 'operator') {
-        if ((await deps.readModel.ownerOfAccount(query.accountId)) !== principal.sub)
-          throw notFound('Account', query.accountId);
-      }
+      if (query.accountId && !mayAccess(principal, await deps.readModel.ownerOfAccount(query.accountId)))
+        throw notFound('Account', query.accountId);
       const page = await deps.readModel.listTransfers({
         limit: query.limit,
         ...(query.accountId ? { accountId: query.accountId } : {}),

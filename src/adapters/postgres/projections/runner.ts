@@ -1,5 +1,6 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../../application/ports/event-store.ts';
 import type { AppLogger } from '../../../application/ports/logger.ts';
+import { backoff, keepRunning } from '../../../application/retry.ts';
 import { recordEventSpans, type TraceMetadata } from '../../../application/tracing.ts';
 import type { Sql } from '../client.ts';
 import { type LogRange, logTableOn } from '../event-store.ts';
@@ -125,6 +126,8 @@ async function tracesApplied(
  * A failure (the database down, a replay swapping tables) restarts it from the checkpoint, with
  * backoff unless the checkpoint merely moved.
  */
+const restartBackoff = backoff({ initialMs: 100, maxMs: 5_000 });
+
 export function startProjectionRunner(options: {
   store: EventStore;
   sql: Sql;
@@ -138,77 +141,70 @@ export function startProjectionRunner(options: {
 }): ProjectionRunner {
   const { store, sql, projection, logger } = options;
   let position = 0;
-  let stopping = false;
+  const stopping = new AbortController();
   let subscription: Subscription | undefined;
-  let wakeSleeper: (() => void) | undefined;
 
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wakeSleeper = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-
-  const run = async () => {
-    for (let failures = 0; !stopping; ) {
-      try {
-        await ensureCheckpoints(sql, [projection.name]);
-        const [row] = await sql<{ position: number }[]>`
-          SELECT position FROM projection_checkpoints WHERE name = ${projection.name}`;
-        position = row?.position ?? 0;
-        const apply = async (batch: Batch, events?: readonly RecordedEvent[]) => {
-          const from = position;
-          const started = new Date();
-          position = await applyBatch(sql, projection, batch, position);
-          failures = 0;
-          if (options.traced && position > from) {
-            const traces = await tracesApplied(sql, projection, from, position, events);
-            recordEventSpans(traces, `projection ${projection.name}`, started, {
-              'esbank.projection': projection.name,
-              'esbank.position': position,
-            });
-          }
-        };
-        const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-        subscription =
-          options.readLogTable !== false && logTableOn(store, sql)
-            ? store.followLog({ after: position, span: batchSize, handle: (range) => apply(rangeOf(range)) })
-            : store.subscribe({
-                after: position,
-                batchSize,
-                handle: (events) => apply(batchOf(events), events),
-              });
-        if (stopping) await subscription.stop();
-        await subscription.done;
-        // Ended without a stop from us: the store was closed under it, so there is nothing to follow.
-        if (!stopping)
-          logger.info({ projection: projection.name }, 'projection stopped: its subscription ended');
-        return;
-      } catch (error) {
-        if (stopping) break;
-        if (error instanceof CheckpointMovedError) {
-          logger.debug(
-            { projection: projection.name, reason: error.message },
-            'projection restarts from its checkpoint',
-          );
-          continue;
-        }
-        failures++;
-        logger.warn({ err: error, projection: projection.name, failures }, 'projection failed; restarting');
-        await pause(Math.min(5_000, 50 * 2 ** failures));
+  const follow = async (progress: () => void) => {
+    await ensureCheckpoints(sql, [projection.name]);
+    const [row] = await sql<{ position: number }[]>`
+      SELECT position FROM projection_checkpoints WHERE name = ${projection.name}`;
+    position = row?.position ?? 0;
+    const apply = async (batch: Batch, events?: readonly RecordedEvent[]) => {
+      const from = position;
+      const started = new Date();
+      position = await applyBatch(sql, projection, batch, position);
+      progress();
+      if (options.traced && position > from) {
+        const traces = await tracesApplied(sql, projection, from, position, events);
+        recordEventSpans(traces, `projection ${projection.name}`, started, {
+          'esbank.projection': projection.name,
+          'esbank.position': position,
+        });
       }
-    }
+    };
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    subscription =
+      options.readLogTable !== false && logTableOn(store, sql)
+        ? store.followLog({ after: position, span: batchSize, handle: (range) => apply(rangeOf(range)) })
+        : store.subscribe({ after: position, batchSize, handle: (events) => apply(batchOf(events), events) });
+    if (stopping.signal.aborted) await subscription.stop();
+    await subscription.done;
+    // Ended without a stop from us: the store was closed under it, so there is nothing to follow.
+    if (!stopping.signal.aborted)
+      logger.info({ projection: projection.name }, 'projection stopped: its subscription ended');
   };
+
+  const run = () =>
+    keepRunning(
+      follow,
+      {
+        retryOn: () => true,
+        // A checkpoint moved by another runner or a replay: start again from it at once.
+        delayMs: (failures, error) => (error instanceof CheckpointMovedError ? 0 : restartBackoff(failures)),
+      },
+      {
+        signal: stopping.signal,
+        onFailure: (error, failures) => {
+          if (error instanceof CheckpointMovedError) {
+            logger.debug(
+              { projection: projection.name, reason: error.message },
+              'projection restarts from its checkpoint',
+            );
+          } else
+            logger.warn(
+              { err: error, projection: projection.name, failures },
+              'projection failed; restarting',
+            );
+        },
+      },
+    );
 
   const running = run();
   return {
     projection: projection.name,
     position: () => position,
     async stop() {
-      stopping = true;
-      wakeSleeper?.();
+      stopping.abort();
       await subscription?.stop();
       await running;
     },

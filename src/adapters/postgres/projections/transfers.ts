@@ -8,6 +8,7 @@ const STEPS: Readonly<Record<string, string>> = {
   TransferCreditRefused: 'CREDIT_REFUSED',
   TransferDebited: 'DEBITED',
   TransferDebitRejected: 'DEBIT_REJECTED',
+  TransferDebitVoided: 'DEBIT_VOIDED',
   TransferCreditReleased: 'CREDIT_RELEASED',
   TransferCompleted: 'COMPLETED',
   TransferCancelled: 'CANCELLED',

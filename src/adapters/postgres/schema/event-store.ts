@@ -14,7 +14,7 @@ import {
 /** PostgreSQL's 64-bit transaction id type, read as text. */
 const xid8 = customType<{ data: string }>({ dataType: () => 'xid8' });
 
-/** Mirrors migrations/0001_event_store.sql. Positions are drawn by esbank_append, not by a column default. */
+/** Mirrors migrations/0001_event_store.sql. Positions are drawn by esbank_append_batch, not by a column default. */
 export const globalPosition = pgSequence('esbank_global_position');
 
 export const events = pgTable(
@@ -46,5 +46,3 @@ export const subscriptionCheckpoints = pgTable('subscription_checkpoints', {
   position: bigint('position', { mode: 'number' }).notNull(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
-
-export type EventRow = typeof events.$inferSelect;

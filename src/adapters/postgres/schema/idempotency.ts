@@ -1,6 +1,7 @@
-import { index, integer, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
-/** Mirrors migrations/0004_idempotency.sql. */
+/** Mirrors migrations/0004_idempotency.sql and 0008_idempotency_generation.sql. */
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
@@ -12,6 +13,7 @@ export const idempotencyKeys = pgTable(
     contentType: text('content_type'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    generation: uuid('generation').notNull().default(sql`gen_random_uuid()`),
   },
   (table) => [
     primaryKey({ columns: [table.principal, table.key] }),

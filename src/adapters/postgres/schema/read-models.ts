@@ -27,16 +27,14 @@ export const balances = pgTable(
   ],
 );
 
-export const HISTORY_KINDS = [
-  'CASH_DEPOSITED',
-  'CASH_WITHDRAWN',
-  'TRANSFER_CREDIT_HELD',
-  'TRANSFER_CREDIT_RELEASED',
-  'TRANSFER_CREDIT_CANCELLED',
-  'TRANSFER_DEBITED',
-  'TRANSFER_DEBIT_REFUNDED',
-] as const;
-export type HistoryKind = (typeof HISTORY_KINDS)[number];
+export type HistoryKind =
+  | 'CASH_DEPOSITED'
+  | 'CASH_WITHDRAWN'
+  | 'TRANSFER_CREDIT_HELD'
+  | 'TRANSFER_CREDIT_RELEASED'
+  | 'TRANSFER_CREDIT_CANCELLED'
+  | 'TRANSFER_DEBITED'
+  | 'TRANSFER_DEBIT_REFUNDED';
 
 export const history = pgTable(
   'history',
@@ -94,7 +92,5 @@ export const projectionCheckpoints = pgTable('projection_checkpoints', {
   position: bigint('position', { mode: 'number' }).notNull(),
 });
 
-export type BalanceRow = typeof balances.$inferSelect;
 export type HistoryRow = typeof history.$inferSelect;
 export type TransferRow = typeof transfers.$inferSelect;
-export type CheckpointRow = typeof projectionCheckpoints.$inferSelect;

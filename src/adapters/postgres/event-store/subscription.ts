@@ -1,0 +1,202 @@
+import type { SubscribeOptions, Subscription } from '../../../application/ports/event-store.ts';
+import { backoff, isTransient, type RetryPolicy, retry } from '../../../application/retry.ts';
+import type { Sql } from '../client.ts';
+import type { createCheckpoints } from './checkpoints.ts';
+import { DEFAULT_BATCH_SIZE, type LogReader } from './read-log.ts';
+
+const NOTIFY_CHANNEL = 'esbank_events';
+/** A subscription waits an outage out: every 100 ms at first, at most every 5 s. */
+const OUTAGES: RetryPolicy = {
+  attempts: Number.POSITIVE_INFINITY,
+  delayMs: backoff({ initialMs: 100, maxMs: 5_000 }),
+  retryOn: isTransient,
+};
+const POLL_MIN_MS = 20;
+const POLL_MAX_MS = 500;
+
+/** A range of the log: the events with `after < position <= upTo`, all of them visible. */
+export type LogRange = { after: number; upTo: number };
+
+/**
+ * Following the log. Live subscriptions are woken at once by appends through this store, by
+ * NOTIFY (sent after the append commits) from other processes, and otherwise by an adaptive poll:
+ * an event can be held back by an unrelated in-flight transaction and become visible with no
+ * further notification.
+ */
+export function createSubscriptions(
+  sql: Sql,
+  log: LogReader,
+  checkpoints: ReturnType<typeof createCheckpoints>,
+) {
+  const waiters = new Set<() => void>();
+  /** Counts wake-ups, so a subscription that read while one arrived does not go to sleep. */
+  let wakeUps = 0;
+  let listening: Promise<{ unlisten(): Promise<void> } | null> | undefined;
+  const subscriptions = new Set<Subscription>();
+  let announcing: Promise<void> | undefined;
+  let announceAgain = false;
+
+  const wakeAll = () => {
+    wakeUps++;
+    for (const wake of waiters) wake();
+  };
+
+  /** LISTEN once for all subscriptions; a failed LISTEN is tried again by the next subscription. */
+  const ensureListening = () => {
+    listening ??= sql.listen(NOTIFY_CHANNEL, wakeAll).catch(() => {
+      listening = undefined;
+      return null;
+    });
+  };
+
+  /** After an append: wakes local subscriptions and notifies other processes, at most one NOTIFY in flight. */
+  const announce = () => {
+    wakeAll();
+    if (announcing) {
+      announceAgain = true;
+      return;
+    }
+    announcing = (async () => {
+      do {
+        announceAgain = false;
+        // A NOTIFY holds a database-wide lock through its commit; a wake-up hint needs no durable
+        // commit, so this one does not wait for the WAL flush and releases the lock at once.
+        await sql`SELECT set_config('synchronous_commit', 'off', true), pg_notify(${NOTIFY_CHANNEL}, '')`.catch(
+          () => {},
+        );
+      } while (announceAgain);
+      announcing = undefined;
+    })();
+  };
+
+  /**
+   * The loop under every subscription: `read` how far the log goes past `after` (and what to
+   * hand over), `handle` it, move on; sleep while there is nothing new, until an append wakes it
+   * or the adaptive poll does. Outages are waited out with backoff; other errors end it.
+   */
+  function follow<Batch>(options: {
+    start: () => Promise<number>;
+    read: (after: number) => Promise<{ batch: Batch | null; reached: number }>;
+    handle: (batch: Batch) => Promise<void>;
+    /** After a batch is handled (and after a stretch with nothing to hand over): record `reached`. */
+    commit?: (reached: number) => Promise<void>;
+  }): Subscription {
+    const stopping = new AbortController();
+    let wake: (() => void) | undefined;
+    ensureListening();
+
+    /** Sleeps `ms` unless woken or stopped first; returns at once if woken since `wakeUpsSeen`. */
+    const pause = (ms: number, wakeUpsSeen: number) =>
+      new Promise<void>((resolve) => {
+        if (stopping.signal.aborted || wakeUps !== wakeUpsSeen) return resolve();
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(done);
+          wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        wake = done;
+        waiters.add(done);
+      });
+
+    /** Runs `work` through outages (OUTAGES); gives up (undefined) once stopped; other errors end it. */
+    async function retrying<T>(work: () => Promise<T>): Promise<T | undefined> {
+      try {
+        return await retry(work, OUTAGES, { signal: stopping.signal });
+      } catch (error) {
+        if (stopping.signal.aborted && isTransient(error)) return undefined;
+        throw error;
+      }
+    }
+
+    const run = async () => {
+      let after = await retrying(options.start);
+      let idleMs = POLL_MIN_MS;
+      while (!stopping.signal.aborted && after !== undefined) {
+        const wakeUpsSeen = wakeUps;
+        const next = await retrying(() => options.read(after!));
+        if (next === undefined) break;
+        if (next.reached === after) {
+          await pause(idleMs, wakeUpsSeen);
+          idleMs = Math.min(POLL_MAX_MS, idleMs * 2);
+          continue;
+        }
+        idleMs = POLL_MIN_MS;
+        if (next.batch !== null) await options.handle(next.batch);
+        after = next.reached;
+        const { commit } = options;
+        // Only after the handler succeeded: at-least-once, never a skipped batch.
+        if (commit) await retrying(() => commit(next.reached));
+      }
+    };
+
+    const done = run();
+    const subscription: Subscription = {
+      done,
+      async stop() {
+        stopping.abort();
+        wake?.();
+        subscriptions.delete(subscription);
+        await done.catch(() => {});
+      },
+    };
+    subscriptions.add(subscription);
+    done.catch(() => subscriptions.delete(subscription));
+    return subscription;
+  }
+
+  return {
+    announce,
+
+    subscribe(options: SubscribeOptions): Subscription {
+      const { checkpoint, batchSize = DEFAULT_BATCH_SIZE, eventTypes, handle } = options;
+      return follow({
+        start: async () =>
+          (checkpoint ? await checkpoints.readCheckpoint(checkpoint) : null) ?? options.after ?? 0,
+        read: async (after) => {
+          if (eventTypes) {
+            const window = await log.readWindow(after, batchSize, eventTypes);
+            return { batch: window.events.length > 0 ? window.events : null, reached: window.reached };
+          }
+          const events = await log.readAll({ after, batchSize });
+          return { batch: events.length > 0 ? events : null, reached: events.at(-1)?.position ?? after };
+        },
+        handle,
+        ...(checkpoint
+          ? { commit: (reached: number) => checkpoints.storeCheckpoint(checkpoint, reached) }
+          : {}),
+      });
+    },
+
+    /** Ranges of at most `span` visible positions, handed over one after another (see PostgresEventStore.followLog). */
+    followLog({
+      after,
+      span = DEFAULT_BATCH_SIZE,
+      handle,
+    }: {
+      after: number;
+      span?: number;
+      handle: (range: LogRange) => Promise<void>;
+    }) {
+      return follow({
+        start: async () => after,
+        read: async (from) => {
+          // Every position up to the visible head has committed or rolled back, so any range below
+          // it is complete, events or not (rolled-back appends leave gaps of any length).
+          const reached = Math.max(from, Math.min(await log.headPosition(), from + span));
+          return { batch: reached > from ? { after: from, upTo: reached } : null, reached };
+        },
+        handle,
+      });
+    },
+
+    /** Stops every subscription and the LISTEN. */
+    async close() {
+      await Promise.all([...subscriptions].map((subscription) => subscription.stop()));
+      const listener = await listening;
+      await listener?.unlisten().catch(() => {});
+      await announcing;
+    },
+  };
+}
