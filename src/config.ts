@@ -23,6 +23,8 @@ const schema = z.object({
   BROKER_EXCHANGE: z.string().min(1).default('esbank.events'),
   /** Where the embedded PostgreSQL and generated secrets live. */
   ESBANK_HOME: z.string().default('.esbank'),
+  /** OTLP/HTTP collector (e.g. http://127.0.0.1:4318): traces are exported there; unset, none are made. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createAmqpPublisher } from './adapters/amqp/publisher.ts';
 import { startDeadlineJob } from './adapters/cron/deadline-job.ts';
 import { createHttpApp } from './adapters/http/app.ts';
@@ -10,6 +11,7 @@ import { createPostgresIdempotencyStore } from './adapters/postgres/idempotency-
 import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
+import { startTracing } from './adapters/telemetry.ts';
 import { createBankingService } from './application/banking-service.ts';
 import { createIntegrationRelay } from './application/integration-relay.ts';
 import { systemClock } from './application/ports/clock.ts';
@@ -65,16 +67,38 @@ export function createWriteSide(config: Config, store: EventStore, sagaStore: Sa
  */
 export async function startService(
   config: Config,
-  options: { logger?: Logger; host?: string } = {},
+  options: {
+    logger?: Logger;
+    host?: string;
+    /** Spans go (also) to this exporter, one by one: tests trace into memory. */
+    spanExporter?: SpanExporter;
+  } = {},
 ): Promise<RunningService> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const infrastructure = await openInfrastructure(config, { pool: { max: 30 } });
+  const endpoint = config.OTEL_EXPORTER_OTLP_ENDPOINT;
+  // Unset, no SDK is loaded: the OpenTelemetry API calls in the code stay no-ops.
+  const tracing =
+    endpoint || options.spanExporter
+      ? await startTracing({
+          ...(endpoint ? { endpoint } : {}),
+          ...(options.spanExporter ? { exporter: options.spanExporter } : {}),
+        })
+      : null;
+  const infrastructure = await openInfrastructure(config, { pool: { max: 30 } }).catch(async (error) => {
+    await tracing?.shutdown();
+    throw error;
+  });
   const { sql, store } = infrastructure;
   const sagaStore = createPostgresSagaStore(sql);
   const { banking, coordinator } = createWriteSide(config, store, sagaStore, logger);
   coordinator.start();
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
-  const projections = startProjections({ store, sql, logger: logger.child({ component: 'projections' }) });
+  const projections = startProjections({
+    store,
+    sql,
+    logger: logger.child({ component: 'projections' }),
+    traced: tracing !== null,
+  });
   const readModel = createReadModel(sql, { store });
   const idempotencyKeys = createPostgresIdempotencyStore(sql);
   const relay = config.BROKER_URL
@@ -99,6 +123,7 @@ export async function startService(
     await relay?.stop();
     await readModel.close();
     await infrastructure.close();
+    await tracing?.shutdown();
   };
 
   let server: ReturnType<typeof serve>;
@@ -123,6 +148,7 @@ export async function startService(
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       ...(relay ? { relay } : {}),
       sagaStore,
+      tracing: tracing !== null,
     });
     hostname = options.host ?? process.env.HOST ?? '127.0.0.1';
     server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {

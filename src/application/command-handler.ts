@@ -2,6 +2,7 @@ import type { Decider, Message } from '../domain/decider.ts';
 import type { EventMetadata, EventStore, RecordedEvent } from './ports/event-store.ts';
 import type { IdGenerator } from './ports/ids.ts';
 import { isConflict, type RetryPolicy, retry } from './retry.ts';
+import { traceMetadata } from './tracing.ts';
 import { currentVersion } from './upcasting.ts';
 
 /** Who asks and why: copied into every event's metadata. */
@@ -100,7 +101,7 @@ export function createCommandHandler<Command, Event extends Message, State>(
         id: ids.newId(),
         type: event.type,
         data: event.data as Record<string, unknown>,
-        metadata: { ...context, schemaVersion: currentVersion(event.type) },
+        metadata: { ...context, schemaVersion: currentVersion(event.type), ...traceMetadata() },
       }));
       const result = await store.append(streamName(id), appended, loaded.revision);
       const state = events.reduce(decider.evolve, loaded.state);

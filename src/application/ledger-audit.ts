@@ -135,7 +135,10 @@ export function createLedgerAudit(findings: Findings) {
     if (transferId !== undefined) {
       const bit = stepBit(event.type);
       const steps = leg?.steps ?? 0;
-      known.legs.set(transferId, { leg: evolved.legs[transferId], steps: steps | bit });
+      if (leg) {
+        leg.leg = evolved.legs[transferId];
+        leg.steps = steps | bit;
+      } else known.legs.set(transferId, { leg: evolved.legs[transferId], steps: bit });
       if (steps & bit) {
         findings.report({
           check: 'leg-once',

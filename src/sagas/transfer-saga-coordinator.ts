@@ -10,6 +10,7 @@ import {
 import type { AppLogger } from '../application/ports/logger.ts';
 import type { SagaStore } from '../application/ports/saga-store.ts';
 import { backoff, isTransient, keepRunning, type RetryPolicy, retry } from '../application/retry.ts';
+import { inEventSpan } from '../application/tracing.ts';
 import { DomainError } from '../domain/errors.ts';
 import {
   isSagaEvent,
@@ -145,11 +146,20 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     await reactUntilSettled(transferId, async () => apply(await reactTo(event, transferId), ctx));
   }
 
+  /** `settle` in a span that continues the trace the event was written in (src/application/tracing.ts). */
+  const settleTraced = (event: SagaEvent & RecordedEvent, transferId: string) =>
+    inEventSpan(
+      event.metadata,
+      `saga ${event.type}`,
+      { 'esbank.transfer_id': transferId, 'esbank.event_id': event.id },
+      () => settle(event, transferId),
+    );
+
   async function handleEvent(event: RecordedEvent) {
     if (!isSagaEvent(event)) return;
     const transferId = String(event.data.transferId);
     try {
-      await retry(() => settle(event, transferId), POISON);
+      await retry(() => settleTraced(event, transferId), POISON);
     } catch (error) {
       if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
       logger.error(
@@ -216,7 +226,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     handleBatch,
     async retry(event) {
       if (!isSagaEvent(event)) throw new Error(`the saga does not handle ${event.type} events`);
-      await settle(event, String(event.data.transferId));
+      await settleTraced(event, String(event.data.transferId));
     },
     async fireDueDeadlines() {
       const now = clock.now();

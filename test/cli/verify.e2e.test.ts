@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWorkload, type WorkloadSummary } from '../../scripts/support/workload.ts';
 import { createPostgresEventStore } from '../../src/adapters/postgres/event-store.ts';
 import { rebuildReadModels } from '../../src/adapters/postgres/projections/rebuild.ts';
+import { startProjections } from '../../src/adapters/postgres/projections/runner.ts';
+import { createReadModel } from '../../src/adapters/postgres/read-model.ts';
+import { verifyStore } from '../../src/adapters/postgres/verify.ts';
 import type { NewEvent } from '../../src/application/ports/event-store.ts';
+import { silentLogger } from '../../src/application/ports/logger.ts';
 import { esbank } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -135,6 +139,51 @@ describe('esbank verify as a child process', () => {
         expect(run.stdout).toMatch(/money-conserved: ledger: .* created 125/);
       },
     );
+  });
+
+  it('leaves alone what a running service writes after the head it verifies', async () => {
+    const projections = startProjections({ store, sql: db.sql, logger: silentLogger });
+    const accountId = crypto.randomUUID();
+    const stream = `account-${accountId}`;
+    // An account opened, and projected, while verify reads the log: after the head it verifies.
+    let opened: Promise<unknown> | undefined;
+    const openLate = async () => {
+      const { position } = await store.append(
+        stream,
+        [
+          {
+            id: crypto.randomUUID(),
+            type: 'AccountOpened',
+            data: { accountId, ownerId: 'late', currency: 'EUR' },
+            metadata: {
+              correlationId: 'c',
+              causationId: 'c',
+              occurredAt: new Date().toISOString(),
+              schemaVersion: 1,
+            },
+          },
+        ],
+        'no_stream',
+      );
+      expect(await createReadModel(db.sql).waitForPosition(position, 10_000)).toBe(true);
+    };
+    const live = {
+      ...store,
+      readAll: async (options: Parameters<typeof store.readAll>[0]) => {
+        const batch = await store.readAll(options);
+        opened ??= openLate();
+        await opened;
+        return batch;
+      },
+    };
+    try {
+      const report = await verifyStore({ sql: db.sql, store: live, batchSize: 500 });
+      expect(report).toMatchObject({ total: 0, skippedNewerRows: 1 });
+    } finally {
+      await projections.stop();
+      await db.sql`DELETE FROM events WHERE stream_name = ${stream}`;
+      await rebuild();
+    }
   });
 
   it('reports a duplicated leg, with exit 1', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { expectSound, waitForQuiescence } from '../support/faults/ledger.ts';
+import { expectReconciled, expectSound, waitForQuiescence } from '../support/faults/ledger.ts';
 import { call, serviceProcess, tokenFor } from '../support/faults/service.ts';
 
 const SECONDS = 30;
@@ -66,6 +66,7 @@ describe(`the pivot under load: ${CLIENTS} clients, ${DEADLINE_MS} ms deadlines,
       FROM events`;
     expect(count('COMPLETED')).toBe(row!.debited);
     expect(count('CANCELLED:DEADLINE_EXPIRED')).toBe(row!.voided);
+    await expectReconciled(db.url);
     console.log(
       `pivot: ${ids.length} transfers, ${count('COMPLETED')} completed (source debited), ` +
         `${count('CANCELLED:DEADLINE_EXPIRED')} voided by the deadline and cancelled, ` +

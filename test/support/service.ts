@@ -1,3 +1,4 @@
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { expect } from 'vitest';
 import { mintToken } from '../../src/adapters/http/auth.ts';
 import { createLogger } from '../../src/adapters/logging.ts';
@@ -28,11 +29,11 @@ export type TestService = RunningService & {
 /**
  * The whole service on a fresh database and a free port, as `esbank serve` runs it. `inProcess`:
  * requests go to the app in process (`app.fetch`, no socket), for tests of what the app answers;
- * end-to-end tests go over the socket.
+ * end-to-end tests go over the socket. `spanExporter` collects the service's traces.
  */
 export async function startTestService(
   env: Record<string, string> = {},
-  { inProcess = false }: { inProcess?: boolean } = {},
+  { inProcess = false, ...options }: { inProcess?: boolean; spanExporter?: SpanExporter } = {},
 ): Promise<TestService> {
   const db = await createTestDatabase({ migrate: false });
   const config = loadConfig({
@@ -43,7 +44,7 @@ export async function startTestService(
     TRANSFER_DEADLINE_MS: '30000',
     ...env,
   });
-  const service = await startService(config, { logger: createLogger('silent') });
+  const service = await startService(config, { logger: createLogger('silent'), ...options });
   const call: TestService['call'] = async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;

@@ -31,6 +31,7 @@ Environment:
   EVENT_STORE        postgres (default) | eventstoredb (with EVENTSTORE_CONNECTION_STRING)
   AUTH_JWT_SECRET    HS256 secret for tokens; unset: one generated under ./.esbank/
   PORT, TRANSFER_DEADLINE_MS, SNAPSHOT_EVERY, LOG_LEVEL  (serve)
+  OTEL_EXPORTER_OTLP_ENDPOINT  OTLP/HTTP collector for traces (serve); unset: none
 
 Exit codes: 0 ok, 1 failure (reason on stderr), 2 usage.`;
 

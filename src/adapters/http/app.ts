@@ -14,6 +14,7 @@ import { DOMAIN_PROBLEMS, HttpProblem, type Problem, problemResponse, validation
 import { rateLimit } from './rate-limit.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { transferRoutes } from './routes/transfers.ts';
+import { traceRequests } from './tracing.ts';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 const PUBLIC_PATHS = new Set(['/health/live', '/health/ready', '/openapi.json', '/docs', '/metrics']);
@@ -131,6 +132,7 @@ export function createHttpApp(deps: HttpDeps): OpenAPIHono<AppEnv> {
     });
   });
 
+  if (deps.tracing) app.use('*', traceRequests());
   app.use('*', async (c, next) => {
     const started = performance.now();
     const requestId = /^[\w.:-]{1,128}$/.test(c.req.header('x-request-id') ?? '')

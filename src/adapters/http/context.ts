@@ -33,6 +33,8 @@ export type HttpDeps = {
   maxReadyLag?: number;
   /** Parked saga events: /health/ready says degraded while any waits, /metrics counts them (absent: not checked). */
   sagaStore?: Pick<SagaStore, 'countParked'>;
+  /** A server span per request (OpenTelemetry), when the process traces. */
+  tracing?: boolean;
 };
 
 export type AppEnv = {

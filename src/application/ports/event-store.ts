@@ -9,6 +9,9 @@ export type EventMetadata = {
   schemaVersion: number;
   /** The authenticated subject, when known (audit). */
   principal?: string;
+  /** W3C trace context of the code that appended the event, when it was traced (src/application/tracing.ts). */
+  traceparent?: string;
+  tracestate?: string;
 };
 
 export type NewEvent = {

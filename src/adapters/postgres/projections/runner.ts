@@ -1,6 +1,7 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../../application/ports/event-store.ts';
 import type { AppLogger } from '../../../application/ports/logger.ts';
 import { backoff, keepRunning } from '../../../application/retry.ts';
+import { recordEventSpans, type TraceMetadata } from '../../../application/tracing.ts';
 import type { Sql } from '../client.ts';
 import { type LogRange, logTableOn } from '../event-store.ts';
 import { balancesProjection } from './balances.ts';
@@ -96,6 +97,26 @@ export type ProjectionRunner = {
   stop(): Promise<void>;
 };
 
+/** The trace contexts of the events of `projection` in `(after, upTo]`: from the batch in hand, else the log table. */
+async function tracesApplied(
+  sql: Sql,
+  projection: Projection,
+  after: number,
+  upTo: number,
+  events: readonly RecordedEvent[] | undefined,
+): Promise<TraceMetadata[]> {
+  if (events) {
+    const types = new Set(projection.eventTypes);
+    const applied = events.filter((e) => e.position > after && e.position <= upTo && types.has(e.type));
+    return [...new Map(applied.map((e) => [e.metadata.traceparent, e.metadata])).values()];
+  }
+  return sql<TraceMetadata[]>`
+    SELECT DISTINCT metadata ->> 'traceparent' AS traceparent, metadata ->> 'tracestate' AS tracestate
+    FROM events
+    WHERE global_position > ${after} AND global_position <= ${upTo}
+      AND type = ANY(${projection.eventTypes as string[]}) AND metadata ? 'traceparent'`;
+}
+
 /**
  * Runs one projection: a subscription from its checkpoint (the projection_checkpoints row, not the
  * store's checkpoints) whose every batch is applied together with the checkpoint (applyBatch).
@@ -115,6 +136,8 @@ export function startProjectionRunner(options: {
   batchSize?: number;
   /** false: read the events through the store even when the log table is at hand (tests compare both ways). */
   readLogTable?: boolean;
+  /** A span per batch applied, in the trace of each event it applied (the process traces). */
+  traced?: boolean;
 }): ProjectionRunner {
   const { store, sql, projection, logger } = options;
   let position = 0;
@@ -126,15 +149,24 @@ export function startProjectionRunner(options: {
     const [row] = await sql<{ position: number }[]>`
       SELECT position FROM projection_checkpoints WHERE name = ${projection.name}`;
     position = row?.position ?? 0;
-    const apply = async (batch: Batch) => {
+    const apply = async (batch: Batch, events?: readonly RecordedEvent[]) => {
+      const from = position;
+      const started = new Date();
       position = await applyBatch(sql, projection, batch, position);
       progress();
+      if (options.traced && position > from) {
+        const traces = await tracesApplied(sql, projection, from, position, events);
+        recordEventSpans(traces, `projection ${projection.name}`, started, {
+          'esbank.projection': projection.name,
+          'esbank.position': position,
+        });
+      }
     };
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     subscription =
       options.readLogTable !== false && logTableOn(store, sql)
         ? store.followLog({ after: position, span: batchSize, handle: (range) => apply(rangeOf(range)) })
-        : store.subscribe({ after: position, batchSize, handle: (events) => apply(batchOf(events)) });
+        : store.subscribe({ after: position, batchSize, handle: (events) => apply(batchOf(events), events) });
     if (stopping.signal.aborted) await subscription.stop();
     await subscription.done;
     // Ended without a stop from us: the store was closed under it, so there is nothing to follow.
@@ -192,6 +224,7 @@ export function startProjections(options: {
   logger: AppLogger;
   batchSize?: number;
   readLogTable?: boolean;
+  traced?: boolean;
   projections?: readonly Projection[];
 }): ProjectionRunners {
   const runners = (options.projections ?? PROJECTIONS).map((projection) =>
