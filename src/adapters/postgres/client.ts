@@ -35,19 +35,27 @@ export function createSql(url: string, options: { max?: number; applicationName?
   });
 }
 
-/** Connection-level failures: the database is down or restarting, not a bad statement. */
-export function isConnectionError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_ENDED', 'CONNECTION_CLOSED'].includes(
-      code,
-    ) ||
+const CONNECTION_CODES = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_ENDED', 'CONNECTION_CLOSED'];
+
+/** The error's own code, a driver code (postgres.js) or a system one. */
+const isConnectionCode = (code: unknown): boolean =>
+  typeof code === 'string' &&
+  (CONNECTION_CODES.includes(code) ||
     code.startsWith('CONNECT_') ||
     code.startsWith('08') ||
-    ['57P01', '57P02', '57P03'].includes(code)
-  );
+    ['57P01', '57P02', '57P03'].includes(code));
+
+/**
+ * Connection-level failures: the database is down or restarting, not a bad statement. Drizzle
+ * wraps the driver's error (DrizzleQueryError, the driver's error as `cause`), so causes are
+ * followed a few levels down.
+ */
+export function isConnectionError(error: unknown): boolean {
+  for (let depth = 0; depth < 4 && error instanceof Error; depth++) {
+    if (isConnectionCode((error as { code?: unknown }).code)) return true;
+    error = error.cause;
+  }
+  return false;
 }
 
 /**
@@ -66,7 +74,8 @@ export const unavailableOr = (error: unknown): unknown =>
 
 /**
  * The adapter with each of its methods' connection failures mapped by unavailableOr, so that no
- * caller outside this folder reads a PostgreSQL error code.
+ * caller outside this folder reads a PostgreSQL error code. For object literals of functions (what
+ * every adapter here returns): methods are called without `this`.
  */
 export function mappingOutages<Adapter extends object>(adapter: Adapter): Adapter {
   const mapped: Record<string, unknown> = {};
