@@ -236,7 +236,12 @@ export async function generateWorkload(
               await new Promise<void>((resume) =>
                 stalled.push({ at: Date.parse(details.deadlineAt), resume }),
               );
-              const expiry = onDeadline(transfers.get(transferId)!.state, new Date(now()));
+              const source = accounts.get(fromAccountId)!.state;
+              const expiry = onDeadline(
+                transfers.get(transferId)!.state,
+                source.status === 'Unopened' ? undefined : source.legs[transferId],
+                new Date(now()),
+              );
               for (const command of lateDebit ? [...reaction.commands, ...expiry] : expiry) {
                 queue.push(...(await send(command, id)));
               }

@@ -45,7 +45,7 @@ export type TransferSagaCoordinator = {
   stop(): Promise<void>;
   /** Handles a batch as the subscription would (tests drive redelivery with it). */
   handleBatch(events: RecordedEvent[]): Promise<void>;
-  /** Claims due deadlines and has their sources void the debit; returns how many were claimed. */
+  /** Claims due deadlines and has their sources decide the pivot (onDeadline); returns how many were claimed. */
   fireDueDeadlines(): Promise<number>;
   /**
    * Handles one event again, as the subscription does but once and without parking it: what the
@@ -234,14 +234,29 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
       await inParallel(due, concurrency, async (transferId) => {
         const ctx = context(transferId, `deadline:${transferId}`);
         try {
+          // Up to two rounds: the void, then what the source recorded (the void, or a debit before it).
+          for (let round = 0; round < 2; round++) {
+            let sent = 0;
+            await reactUntilSettled(transferId, async () => {
+              const { state } = await transfers.load(transferId);
+              const source =
+                state.status === 'None'
+                  ? undefined
+                  : (await accounts.load(state.details.fromAccountId)).state;
+              const commands = onDeadline(
+                state,
+                source?.status === 'Unopened' ? undefined : source?.legs[transferId],
+                now,
+              );
+              for (const command of commands) await execute(command, ctx);
+              sent = commands.length;
+            });
+            if (sent === 0) break;
+          }
+          // Past its pivot, or ended: done. Still before it means not yet due by its own deadline
+          // (or the source's answer is the saga's to act on): the lease brings it back.
           const { state } = await transfers.load(transferId);
-          const commands = onDeadline(state, now);
-          await reactUntilSettled(transferId, async () => {
-            for (const command of commands) await execute(command, ctx);
-          });
-          // The void (or the debit before it) decided the pivot, or the transfer has ended. Still
-          // before the pivot and no command means not yet due by its own deadline: the lease brings it back.
-          if (commands.length > 0 || (state.status !== 'Requested' && state.status !== 'CreditHeld'))
+          if (state.status !== 'Requested' && state.status !== 'CreditHeld')
             await sagaStore.cancel(transferId);
         } catch (error) {
           logger.warn(

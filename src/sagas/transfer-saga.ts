@@ -1,4 +1,4 @@
-import type { AccountCommand, AccountEvent } from '../domain/account/index.ts';
+import type { AccountCommand, AccountEvent, TransferLeg } from '../domain/account/index.ts';
 import { assertNever } from '../domain/decider.ts';
 import type {
   CancellationReason,
@@ -205,9 +205,34 @@ export function react(event: SagaEvent, transfer: TransferState, now: Date): Sag
 }
 
 /**
- * A due deadline (the node-cron job): an overdue transfer before its pivot asks its source to void
- * the debit. Nothing is decided here: the source account's stream says whether the void or the
- * debit came first, and the saga follows it.
+ * A due deadline (the node-cron job), given the transfer and what its source account recorded for
+ * it. Nothing is decided here: an overdue transfer before its pivot asks its source to void the
+ * debit; once the source has decided, the transfer is told what it decided (voided: cancelled with
+ * DEADLINE_EXPIRED; debited: the debit is recorded, and the transfer goes forward). The saga does
+ * the same when it sees those events; the job does it too, so a transfer ends even if that
+ * reaction never comes (an event parked, a stalled subscription).
  */
-export const onDeadline = (transfer: TransferState, now: Date): SagaCommand[] =>
-  transfer.status !== 'None' && overdue(transfer, now) ? [voidDebit(transfer.details)] : [];
+export function onDeadline(
+  transfer: TransferState,
+  sourceLeg: TransferLeg | undefined,
+  now: Date,
+): SagaCommand[] {
+  if (transfer.status === 'None' || !overdue(transfer, now)) return [];
+  const { transferId } = transfer.details;
+  if (sourceLeg === undefined) return [voidDebit(transfer.details)];
+  if (sourceLeg.side !== 'debit') return [];
+  switch (sourceLeg.phase) {
+    case 'voided':
+      return cancel(transferId, 'DEADLINE_EXPIRED').commands;
+    case 'debited':
+      return transfer.status === 'CreditHeld'
+        ? toTransfer(transferId, { type: 'RecordDebit', data: { transferId } }).commands
+        : [];
+    // A rejection carries its reason to the saga, which cancels with it; a refund is an old history's.
+    case 'rejected':
+    case 'refunded':
+      return [];
+    default:
+      return assertNever(sourceLeg);
+  }
+}

@@ -121,6 +121,54 @@ describe('the pivot has one arbiter: the source account', () => {
   });
 });
 
+describe('the deadline job ends a transfer even when the saga never reacts to the source', () => {
+  it('void recorded, its event never handled (parked, a stalled subscription): the job cancels the transfer', async () => {
+    const { store, bank, coordinator, deliver, deliverAll, typesOf } = setUp();
+    const a = await bank.openWith(100);
+    const b = await bank.openWith(0);
+    const { transferId } = await bank.banking.requestTransfer(
+      { fromAccountId: a, toAccountId: b, amount: 60 },
+      request,
+    );
+    await deliver('TransferRequested');
+    bank.clock.advance(30_000);
+    await coordinator.fireDueDeadlines(); // voids on the source, then cancels the transfer itself
+    expect(await typesOf(accountStreamName(a))).toContain('TransferDebitVoided');
+    expect(await bank.transferState(transferId)).toMatchObject({
+      status: 'Cancelled',
+      reason: 'DEADLINE_EXPIRED',
+    });
+    expect(await coordinator.fireDueDeadlines()).toBe(0); // its deadline is done
+    await deliverAll(); // later, the saga withdraws the held credit (TransferCancelled)
+    expect(await bank.balances([a, b])).toEqual([
+      { id: a, available: 100, pending: 0 },
+      { id: b, available: 0, pending: 0 },
+    ]);
+    await expectConservation(store);
+    await expectMoneyRules(store);
+  });
+
+  it('debit recorded, its event never handled: the job records the debit and the transfer goes forward', async () => {
+    const { store, bank, coordinator, deliver, deliverAll } = setUp();
+    const a = await bank.openWith(100);
+    const b = await bank.openWith(0);
+    const { transferId } = await bank.banking.requestTransfer(
+      { fromAccountId: a, toAccountId: b, amount: 60 },
+      request,
+    );
+    await deliver('TransferRequested');
+    await deliver('TransferCreditHeld');
+    await deliver('TransferCreditRecorded'); // the debit lands; TransferDebited is never handled
+    bank.clock.advance(30_000);
+    await coordinator.fireDueDeadlines();
+    expect((await bank.transferState(transferId)).status).toBe('Debited');
+    await deliverAll(); // the rest (release, complete) runs from TransferDebitRecorded
+    expect((await bank.transferState(transferId)).status).toBe('Completed');
+    await expectConservation(store);
+    await expectMoneyRules(store);
+  });
+});
+
 describe('no compensation is refused, nothing is stranded', () => {
   it('the balance-limit scenario: deposits in between do not block anything and no money vanishes', async () => {
     const { store, sagaStore, bank, coordinator, deliver, deliverAll } = setUp();

@@ -262,14 +262,33 @@ describe('TransferSagaCoordinator reactions', () => {
       ['Requested', requested],
       ['CreditHeld', creditHeld],
     ] as const)('asks the source of a %s transfer to void the debit', (_, state) => {
-      expect(onDeadline(state, new Date(details.deadlineAt))).toEqual(voidOnSource);
-      expect(onDeadline(state, new Date('2030-01-01T00:01:00.000Z'))).toEqual(voidOnSource);
+      expect(onDeadline(state, undefined, new Date(details.deadlineAt))).toEqual(voidOnSource);
+      expect(onDeadline(state, undefined, new Date('2030-01-01T00:01:00.000Z'))).toEqual(voidOnSource);
     });
     it('does nothing before the deadline', () => {
-      expect(onDeadline(creditHeld, new Date('2030-01-01T00:00:29.999Z'))).toEqual([]);
+      expect(onDeadline(creditHeld, undefined, new Date('2030-01-01T00:00:29.999Z'))).toEqual([]);
+    });
+    it('once the source has decided, tells the transfer what it decided (the void: cancelled; a debit: forward)', () => {
+      const leg = (phase: 'voided' | 'debited' | 'rejected') => ({
+        side: 'debit' as const,
+        amount: 100,
+        phase,
+      });
+      expect(onDeadline(creditHeld, leg('voided'), AFTER)).toEqual([
+        {
+          aggregate: 'transfer',
+          id: 't1',
+          command: { type: 'CancelTransfer', data: { transferId: 't1', reason: 'DEADLINE_EXPIRED' } },
+        },
+      ]);
+      expect(onDeadline(creditHeld, leg('debited'), AFTER)).toEqual([
+        { aggregate: 'transfer', id: 't1', command: { type: 'RecordDebit', data: { transferId: 't1' } } },
+      ]);
+      // A rejection is the saga's to act on, with its reason.
+      expect(onDeadline(creditHeld, leg('rejected'), AFTER)).toEqual([]);
     });
     it('compares instants, not strings', () => {
-      expect(onDeadline(requested, new Date('2030-01-01T01:00:29+01:00'))).toEqual([]);
+      expect(onDeadline(requested, undefined, new Date('2030-01-01T01:00:29+01:00'))).toEqual([]);
     });
     it.each([
       ['Debited', debited],
@@ -277,7 +296,7 @@ describe('TransferSagaCoordinator reactions', () => {
       ['Cancelled', cancelled],
       ['None', { status: 'None' } as TransferState],
     ] as const)('does nothing once %s', (_, state) => {
-      expect(onDeadline(state, AFTER)).toEqual([]);
+      expect(onDeadline(state, undefined, AFTER)).toEqual([]);
     });
   });
 });

@@ -35,7 +35,14 @@ export function createSql(url: string, options: { max?: number; applicationName?
   });
 }
 
-const CONNECTION_CODES = ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'CONNECTION_ENDED', 'CONNECTION_CLOSED'];
+const CONNECTION_CODES = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'CONNECTION_ENDED',
+  'CONNECTION_CLOSED',
+];
 
 /** The error's own code, a driver code (postgres.js) or a system one. */
 const isConnectionCode = (code: unknown): boolean =>
