@@ -58,6 +58,18 @@ export function idempotencyStoreContract(name: string, fixture: () => Promise<Id
       expect(await fix.store.claim(claim)).toEqual(first);
     });
 
+    it('a taken-over claim keeps the lifetime counted from its first claim', async () => {
+      const fix = await fixture();
+      const claim = claimOf();
+      const first = await fix.store.claim(claim);
+      await fix.store.release(claim);
+      expect(await fix.store.claim(claim)).toEqual(first);
+      await fix.expire(claim.key);
+      const later = await fix.store.claim(claim);
+      expect(later.kind).toBe('claimed');
+      expect(later).not.toEqual(first);
+    });
+
     it('a renewed claim is not taken over', async () => {
       const fix = await fixture();
       const claim = claimOf();

@@ -230,7 +230,7 @@ describe('Idempotency-Key (SPEC §6)', () => {
 
   it('keeps keys for at least 24 hours', async () => {
     const [row] = await api.db.sql<{ hours: number }[]>`
-      SELECT min(extract(epoch FROM expires_at - created_at) / 3600)::float AS hours FROM idempotency_keys`;
+      SELECT min(extract(epoch FROM expires_at - generation_at) / 3600)::float AS hours FROM idempotency_keys`;
     expect(row!.hours).toBeGreaterThanOrEqual(24);
   });
 });

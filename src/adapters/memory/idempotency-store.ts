@@ -43,13 +43,15 @@ export function createInMemoryIdempotencyStore({
         entry.requestHash === claim.requestHash &&
         entry.heldAt < at - leaseSeconds * 1000;
       if (entry === undefined || expired || abandoned) {
-        const generation = entry === undefined || expired ? randomUUID() : entry.generation;
+        // A taken-over or released claim keeps its generation and its lifetime (from the first claim).
+        const fresh = entry === undefined || expired;
+        const generation = fresh ? randomUUID() : entry.generation;
         entries.set(slot(claim), {
           requestHash: claim.requestHash,
           generation,
           answer: null,
           heldAt: at,
-          expiresAt: at + ttlHours * 3_600_000,
+          expiresAt: fresh ? at + ttlHours * 3_600_000 : entry.expiresAt,
         });
         return { kind: 'claimed', generation };
       }
@@ -59,7 +61,7 @@ export function createInMemoryIdempotencyStore({
     },
     async renew(claim) {
       const entry = held(claim);
-      if (entry) Object.assign(entry, { heldAt: now(), expiresAt: now() + ttlHours * 3_600_000 });
+      if (entry) entry.heldAt = now();
     },
     async answer(claim, answer) {
       const entry = held(claim);

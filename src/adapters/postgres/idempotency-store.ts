@@ -39,9 +39,15 @@ export function createPostgresIdempotencyStore(
              AS c(principal text, key text, request_hash text)
         ON CONFLICT (principal, key) DO UPDATE
           SET request_hash = excluded.request_hash, status_code = NULL, response_body = NULL,
-              content_type = NULL, created_at = now(), expires_at = excluded.expires_at,
+              content_type = NULL, created_at = now(),
+              -- A taken-over or released claim keeps its generation and its lifetime (counted from
+              -- the first claim), so one operation id never lives past the accounts' memory of it.
+              expires_at = CASE WHEN idempotency_keys.expires_at < now() THEN excluded.expires_at
+                                ELSE idempotency_keys.expires_at END,
               generation = CASE WHEN idempotency_keys.expires_at < now() THEN excluded.generation
-                                ELSE idempotency_keys.generation END
+                                ELSE idempotency_keys.generation END,
+              generation_at = CASE WHEN idempotency_keys.expires_at < now() THEN now()
+                                   ELSE idempotency_keys.generation_at END
           WHERE idempotency_keys.expires_at < now()
              OR (idempotency_keys.status_code IS NULL
                  AND idempotency_keys.request_hash = excluded.request_hash
@@ -104,11 +110,8 @@ export function createPostgresIdempotencyStore(
       };
     },
     async renew(claim) {
-      // `created_at` doubles as the claim's heartbeat; `expires_at` moves with it (still ≥ 24 h).
-      await sql`
-        UPDATE idempotency_keys
-        SET created_at = now(), expires_at = now() + make_interval(hours => ${ttlHours})
-        WHERE ${held(claim)}`;
+      // `created_at` doubles as the claim's heartbeat; the key's lifetime runs from its first claim.
+      await sql`UPDATE idempotency_keys SET created_at = now() WHERE ${held(claim)}`;
     },
     answer: (claim, answer) => storeAnswers({ ...row(claim), ...answer }),
     async release(claim) {

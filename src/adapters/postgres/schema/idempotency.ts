@@ -14,6 +14,7 @@ export const idempotencyKeys = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
     generation: uuid('generation').notNull().default(sql`gen_random_uuid()`),
+    generationAt: timestamp('generation_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (table) => [
     primaryKey({ columns: [table.principal, table.key] }),
