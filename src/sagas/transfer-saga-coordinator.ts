@@ -195,12 +195,15 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
 
   const runForever = () =>
     keepRunning(
-      async () => {
+      async (progress) => {
         subscription = store.subscribe({
           checkpoint,
           batchSize: deps.batchSize ?? 500,
           eventTypes: SAGA_EVENT_TYPES,
-          handle: handleBatch,
+          handle: async (events) => {
+            await handleBatch(events);
+            progress();
+          },
         });
         await subscription.done;
       },

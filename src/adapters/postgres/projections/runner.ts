@@ -174,28 +174,29 @@ export function startProjectionRunner(options: {
       logger.info({ projection: projection.name }, 'projection stopped: its subscription ended');
   };
 
+  /** Follows from the checkpoint; a checkpoint moved by another runner or a replay is followed again at once. */
+  const followFromCheckpoint = async (progress: () => void) => {
+    for (;;) {
+      try {
+        return await follow(progress);
+      } catch (error) {
+        if (!(error instanceof CheckpointMovedError) || stopping.signal.aborted) throw error;
+        logger.debug(
+          { projection: projection.name, reason: error.message },
+          'projection restarts from its checkpoint',
+        );
+      }
+    }
+  };
+
   const run = () =>
     keepRunning(
-      follow,
-      {
-        retryOn: () => true,
-        // A checkpoint moved by another runner or a replay: start again from it at once.
-        delayMs: (failures, error) => (error instanceof CheckpointMovedError ? 0 : restartBackoff(failures)),
-      },
+      followFromCheckpoint,
+      { retryOn: () => true, delayMs: restartBackoff },
       {
         signal: stopping.signal,
-        onFailure: (error, failures) => {
-          if (error instanceof CheckpointMovedError) {
-            logger.debug(
-              { projection: projection.name, reason: error.message },
-              'projection restarts from its checkpoint',
-            );
-          } else
-            logger.warn(
-              { err: error, projection: projection.name, failures },
-              'projection failed; restarting',
-            );
-        },
+        onFailure: (error, failures) =>
+          logger.warn({ err: error, projection: projection.name, failures }, 'projection failed; restarting'),
       },
     );
 
