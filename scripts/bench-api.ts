@@ -5,14 +5,14 @@
  * each transfer cost the service, PostgreSQL and this client. --fresh-tokens gives every transfer
  * a token of its own, so each pays the verification the service caches otherwise.
  */
-import { randomUUID } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { mintToken } from '../src/adapters/http/auth.ts';
 import { createBenchDatabase, percentile } from './support/bench-database.ts';
 import { cpuMeter } from './support/cpu.ts';
+import { jsonPoster } from './support/http.ts';
 import { BENCH_SECRET, spawnService } from './support/service-process.ts';
 
 const { values } = parseArgs({
@@ -31,8 +31,6 @@ const ACCOUNTS = Number(values.accounts);
 const CLIENTS = Number(values.clients);
 const log = (message: string) => !values.json && process.stderr.write(`${message}\n`);
 
-// node:http with kept-alive connections: the load generator shares the machine's two cores with
-// the service and PostgreSQL, and costs a third of what fetch does per request.
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
 const db = await createBenchDatabase();
 const service = await spawnService({ DATABASE_URL: db.url, RATE_LIMIT_PER_MINUTE: '10000000' });
@@ -47,33 +45,7 @@ try {
         ),
       )
     : null;
-  const post = (path: string, token: string, body: unknown) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const payload = JSON.stringify(body);
-      const request = httpRequest(
-        `${service.url}${path}`,
-        {
-          method: 'POST',
-          agent,
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(payload),
-            'idempotency-key': randomUUID(),
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () =>
-            resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-          );
-          response.on('error', reject);
-        },
-      );
-      request.on('error', reject);
-      request.end(payload);
-    });
+  const post = jsonPoster(service.url, agent);
 
   log(`opening ${ACCOUNTS} accounts...`);
   const accounts: string[] = [];

@@ -203,4 +203,25 @@ describe('projection runners and rebuilds on PostgreSQL', () => {
     expect(await waitingForPoll).toBe(true);
     await db.sql`UPDATE projection_checkpoints SET position = ${newHead}`;
   });
+
+  it('waitForTransferEnd answers null while the transfer is not ended in the read model, and the transfer once its end is projected', async () => {
+    await rebuildReadModels({ sql: db.sql, store });
+    const head = await store.lastPosition();
+    await generateWorkload(store, { events: 60, accounts: 3, concurrency: 1, seed: 17 });
+    const ends = (await store.readAll({ after: head })).filter(
+      (event) => event.type === 'TransferCompleted' || event.type === 'TransferCancelled',
+    );
+    const last = ends.at(-1)!;
+    const transferId = String(last.data.transferId);
+    expect(await readModel.waitForTransferEnd(transferId, 50)).toBeNull();
+
+    const waiting = readModel.waitForTransferEnd(transferId, 20_000);
+    const runners = startProjections({ store, sql: db.sql, logger: silentLogger });
+    const ended = await waiting;
+    await runners.stop();
+    expect(ended).toMatchObject({
+      transferId,
+      status: last.type === 'TransferCompleted' ? 'COMPLETED' : 'CANCELLED',
+    });
+  });
 });

@@ -3,7 +3,7 @@ import { openInfrastructure } from '../../src/infrastructure.ts';
 
 export type TestDatabase = { url: string; sql: Sql; drop: () => Promise<void> };
 
-const adminUrl = () =>
+export const adminUrl = () =>
   process.env.ESBANK_TEST_ADMIN_URL ??
   process.env.DATABASE_URL ??
   'postgres://postgres@127.0.0.1:5432/postgres';

@@ -7,6 +7,7 @@ import {
   type TransferQuery,
   type TransferView,
 } from '../../application/ports/read-model.ts';
+import { createBatcher } from './batcher.ts';
 import { mappingOutages, type Sql } from './client.ts';
 import { PROJECTION_NAMES, type ProjectionName } from './projections/projection.ts';
 import { CHECKPOINT_CHANNEL } from './projections/runner.ts';
@@ -53,16 +54,17 @@ const WAIT_POLL_MS = 200;
  */
 export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, 'headPosition'> } = {}) {
   const db = drizzle(sql_);
-  const waiters = new Set<() => void>();
+  /** Each waiter's wake-up, and the one projection whose checkpoint it waits on (undefined: any). */
+  const waiters = new Map<() => void, ProjectionName | undefined>();
   /** Bumped by every checkpoint notification: a reading taken since the last bump is current. */
   let generation = 0;
   let reading: { generation: number; position: Promise<number> } | undefined;
   let listener: Promise<{ unlisten(): Promise<void> } | null> | undefined;
   const listen = () => {
     listener ??= sql_
-      .listen(CHECKPOINT_CHANNEL, () => {
+      .listen(CHECKPOINT_CHANNEL, (name) => {
         generation++;
-        for (const wake of waiters) wake();
+        for (const [wake, only] of waiters) if (only === undefined || only === name) wake();
       })
       .catch(() => null); // no LISTEN (a pooler): polling alone still ends every wait
     return listener;
@@ -95,6 +97,62 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
     }
     return reading.position;
   };
+
+  /**
+   * Runs `check` until it answers (not null): at once, then after every checkpoint notification
+   * (of `only`, when given; polling every WAIT_POLL_MS as a fallback), for at most `timeoutMs`.
+   * Null when time ran out.
+   */
+  async function waitFor<T>(
+    check: () => Promise<T | null>,
+    timeoutMs: number,
+    only?: ProjectionName,
+  ): Promise<T | null> {
+    const deadline = Date.now() + timeoutMs;
+    await listen();
+    for (;;) {
+      let wake = () => {};
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      waiters.set(wake, only);
+      try {
+        // Registered before the check: a notification in between still wakes this round.
+        const answer = await check();
+        if (answer !== null) return answer;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return null;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          woken,
+          new Promise<void>((resolve) => {
+            timer = setTimeout(
+              () => {
+                generation++; // a poll: read afresh, as after a notification
+                resolve();
+              },
+              Math.min(remaining, WAIT_POLL_MS),
+            );
+          }),
+        ]);
+        clearTimeout(timer);
+      } finally {
+        waiters.delete(wake);
+      }
+    }
+  }
+
+  /**
+   * Transfer rows for waiters: the waiters one notification wakes look theirs up in one query
+   * (createBatcher), not one query each per checkpoint move.
+   */
+  const transferById = createBatcher<string, TransferRow | undefined>({
+    flush: async (ids) => {
+      const rows = await db.select().from(transfers).where(inArray(transfers.transferId, ids));
+      const byId = new Map(rows.map((row) => [row.transferId, row]));
+      return ids.map((id) => byId.get(id));
+    },
+  });
 
   // Connection failures reach callers as the port's unavailable error (a 503), never as a driver code.
   return mappingOutages({
@@ -221,38 +279,21 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
      */
     async waitForPosition(target: number, timeoutMs: number): Promise<boolean> {
       if ((await position()) >= target) return true;
-      const deadline = Date.now() + timeoutMs;
-      await listen();
-      for (;;) {
-        let wake = () => {};
-        const woken = new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        waiters.add(wake);
-        try {
-          // Registered before the check: a notification in between still wakes this round.
-          if ((await currentPosition()) >= target) return true;
-          const remaining = deadline - Date.now();
-          if (remaining <= 0) return false;
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([
-            woken,
-            new Promise<void>((resolve) => {
-              timer = setTimeout(
-                () => {
-                  generation++; // a poll: read afresh, as after a notification
-                  resolve();
-                },
-                Math.min(remaining, WAIT_POLL_MS),
-              );
-            }),
-          ]);
-          clearTimeout(timer);
-        } finally {
-          waiters.delete(wake);
-        }
-      }
+      return (
+        (await waitFor(async () => ((await currentPosition()) >= target ? true : null), timeoutMs)) ?? false
+      );
     },
+
+    /** The transfer once it has ended, looked at again whenever a checkpoint moves; null if still pending after `timeoutMs`. */
+    waitForTransferEnd: (transferId: string, timeoutMs: number) =>
+      waitFor(
+        async () => {
+          const row = await transferById(transferId);
+          return row && row.status !== 'PENDING' ? transferView(row) : null;
+        },
+        timeoutMs,
+        'transfers',
+      ),
 
     /** Stops listening for checkpoint notifications (the pool itself belongs to the caller). */
     async close() {

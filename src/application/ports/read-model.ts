@@ -63,6 +63,8 @@ export type ReadModel = {
   checkpoints(): Promise<Record<string, number>>;
   /** Waits (bounded) until every projection has applied `position`; false when time ran out. */
   waitForPosition(position: number, timeoutMs: number): Promise<boolean>;
+  /** The transfer as soon as the read model shows it ended (not PENDING); null if it has not within `timeoutMs`. */
+  waitForTransferEnd(transferId: string, timeoutMs: number): Promise<TransferView | null>;
   close(): Promise<void>;
 };
 

@@ -97,16 +97,9 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
 
       const wait = preferredWait(c.req.header('prefer'));
       if (wait !== null) {
-        const deadline = Date.now() + wait * 1000;
-        for (let pause = 10; Date.now() < deadline; pause = Math.min(pause * 2, 200)) {
-          const transfer = await deps.readModel.getTransfer(id);
-          if (transfer && transfer.status !== 'PENDING') {
-            c.header('Preference-Applied', `wait=${wait}`);
-            return c.json(transfer as z.infer<typeof Transfer>, 200);
-          }
-          await new Promise((resolve) => setTimeout(resolve, Math.min(pause, deadline - Date.now())));
-        }
+        const ended = await deps.readModel.waitForTransferEnd(id, wait * 1000);
         c.header('Preference-Applied', `wait=${wait}`);
+        if (ended) return c.json(ended as z.infer<typeof Transfer>, 200);
       }
       return c.json({ transferId: id, status: 'PENDING' as const, position }, 202);
     },

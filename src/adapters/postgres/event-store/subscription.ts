@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { SubscribeOptions, Subscription } from '../../../application/ports/event-store.ts';
 import { backoff, isTransient, type RetryPolicy, retry } from '../../../application/retry.ts';
 import type { Sql } from '../client.ts';
@@ -18,16 +19,18 @@ const POLL_MAX_MS = 500;
 export type LogRange = { after: number; upTo: number };
 
 /**
- * Following the log. Live subscriptions are woken at once by appends through this store, by
- * NOTIFY (sent after the append commits) from other processes, and otherwise by an adaptive poll:
- * an event can be held back by an unrelated in-flight transaction and become visible with no
- * further notification.
+ * Following the log. Live subscriptions are woken at once by appends through this store and by
+ * NOTIFY (sent after the append commits) from other processes. An event held back by an append in
+ * flight is woken for when that append commits; only one that rolled back announces nothing, so
+ * an adaptive poll (short after a wake-up, backing off while the log is quiet) is the safety net.
  */
 export function createSubscriptions(
   sql: Sql,
   log: LogReader,
   checkpoints: ReturnType<typeof createCheckpoints>,
 ) {
+  /** Sent with this store's NOTIFYs: its own come back to its LISTEN and wake nobody twice. */
+  const self = randomUUID();
   const waiters = new Set<() => void>();
   /** Counts wake-ups, so a subscription that read while one arrived does not go to sleep. */
   let wakeUps = 0;
@@ -41,12 +44,32 @@ export function createSubscriptions(
     for (const wake of waiters) wake();
   };
 
+  let headRead: { wakeUps: number; position: Promise<number> } | undefined;
+  /**
+   * The visible head for followLog: the followers one wake-up sets off (a runner per projection)
+   * share a read in flight that was sent after that wake-up, instead of one read each.
+   */
+  const sharedHead = () => {
+    if (headRead?.wakeUps !== wakeUps) {
+      const position = log.headPosition();
+      const read = { wakeUps, position };
+      headRead = read;
+      const settled = () => {
+        if (headRead === read) headRead = undefined;
+      };
+      position.then(settled, settled);
+    }
+    return headRead.position;
+  };
+
   /** LISTEN once for all subscriptions; a failed LISTEN is tried again by the next subscription. */
   const ensureListening = () => {
-    listening ??= sql.listen(NOTIFY_CHANNEL, wakeAll).catch(() => {
-      listening = undefined;
-      return null;
-    });
+    listening ??= sql
+      .listen(NOTIFY_CHANNEL, (from) => from !== self && wakeAll())
+      .catch(() => {
+        listening = undefined;
+        return null;
+      });
   };
 
   /** After an append: wakes local subscriptions and notifies other processes, at most one NOTIFY in flight. */
@@ -61,7 +84,7 @@ export function createSubscriptions(
         announceAgain = false;
         // A NOTIFY holds a database-wide lock through its commit; a wake-up hint needs no durable
         // commit, so this one does not wait for the WAL flush and releases the lock at once.
-        await sql`SELECT set_config('synchronous_commit', 'off', true), pg_notify(${NOTIFY_CHANNEL}, '')`.catch(
+        await sql`SELECT set_config('synchronous_commit', 'off', true), pg_notify(${NOTIFY_CHANNEL}, ${self})`.catch(
           () => {},
         );
       } while (announceAgain);
@@ -119,7 +142,9 @@ export function createSubscriptions(
         if (next === undefined) break;
         if (next.reached === after) {
           await pause(idleMs, wakeUpsSeen);
-          idleMs = Math.min(POLL_MAX_MS, idleMs * 2);
+          // After a wake-up the poll starts short again: an event a wake-up did not find (held back
+          // by an append that then rolled back, which announces nothing) waits POLL_MIN_MS, not 500.
+          idleMs = wakeUps !== wakeUpsSeen ? POLL_MIN_MS : Math.min(POLL_MAX_MS, idleMs * 2);
           continue;
         }
         idleMs = POLL_MIN_MS;
@@ -184,7 +209,7 @@ export function createSubscriptions(
         read: async (from) => {
           // Every position up to the visible head has committed or rolled back, so any range below
           // it is complete, events or not (rolled-back appends leave gaps of any length).
-          const reached = Math.max(from, Math.min(await log.headPosition(), from + span));
+          const reached = Math.max(from, Math.min(await sharedHead(), from + span));
           return { batch: reached > from ? { after: from, upTo: reached } : null, reached };
         },
         handle,
