@@ -111,7 +111,7 @@ describe('PostgreSQL event store: what holds delivery back', () => {
     const slow = holdOpen(
       db.sql,
       (tx) =>
-        tx`SELECT * FROM esbank_append(${'inflight-slow'}, ${null}, ${tx.json([event('Slow')] as never)})`,
+        tx`SELECT * FROM esbank_append_batch(${tx.json([{ stream: 'inflight-slow', expected: null, events: [event('Slow')] }] as never)})`,
     );
     await Promise.all([bystander.started, slow.started]);
     const fast = await store.append(`inflight-fast-${randomUUID()}`, [event('Fast')], 'no_stream');
