@@ -33,20 +33,25 @@ function setUp() {
       delivered = fresh[fresh.length - 1]!.position;
     }
   };
-  const typesOf = async (streamName: string) =>
-    (await allEvents(store)).filter((e) => e.streamName === streamName).map((e) => e.type);
-  return { store, sagaStore, bank, coordinator, deliver, deliverAll, typesOf };
-}
-
-describe('the pivot has one arbiter: the source account', () => {
-  it('a saga that sees the debit 30 s late still completes the transfer (no cancel, no refund)', async () => {
-    const { store, bank, deliver, deliverAll, typesOf } = setUp();
+  /** Account a with 100, account b empty, and a transfer of 60 from a to b, requested (nothing delivered yet). */
+  const sixtyFromAHundred = async () => {
     const a = await bank.openWith(100);
     const b = await bank.openWith(0);
     const { transferId } = await bank.banking.requestTransfer(
       { fromAccountId: a, toAccountId: b, amount: 60 },
       request,
     );
+    return { a, b, transferId };
+  };
+  const typesOf = async (streamName: string) =>
+    (await allEvents(store)).filter((e) => e.streamName === streamName).map((e) => e.type);
+  return { store, sagaStore, bank, coordinator, deliver, deliverAll, typesOf, sixtyFromAHundred };
+}
+
+describe('the pivot has one arbiter: the source account', () => {
+  it('a saga that sees the debit 30 s late still completes the transfer (no cancel, no refund)', async () => {
+    const { store, bank, deliver, deliverAll, typesOf, sixtyFromAHundred } = setUp();
+    const { a, b, transferId } = await sixtyFromAHundred();
     await deliver('TransferRequested');
     await deliver('TransferCreditHeld');
     await deliver('TransferCreditRecorded'); // the debit lands on the source
@@ -69,13 +74,8 @@ describe('the pivot has one arbiter: the source account', () => {
   });
 
   it('the deadline job firing after the debit landed changes nothing: the transfer completes', async () => {
-    const { store, bank, coordinator, deliver, deliverAll, typesOf } = setUp();
-    const a = await bank.openWith(100);
-    const b = await bank.openWith(0);
-    const { transferId } = await bank.banking.requestTransfer(
-      { fromAccountId: a, toAccountId: b, amount: 60 },
-      request,
-    );
+    const { store, bank, coordinator, deliver, deliverAll, typesOf, sixtyFromAHundred } = setUp();
+    const { a, b, transferId } = await sixtyFromAHundred();
     await deliver('TransferRequested');
     await deliver('TransferCreditHeld');
     await deliver('TransferCreditRecorded');
@@ -90,13 +90,8 @@ describe('the pivot has one arbiter: the source account', () => {
   });
 
   it('a deadline that fires first voids the debit on the source; the debit sent later does nothing', async () => {
-    const { store, bank, coordinator, deliver, deliverAll, typesOf } = setUp();
-    const a = await bank.openWith(100);
-    const b = await bank.openWith(0);
-    const { transferId } = await bank.banking.requestTransfer(
-      { fromAccountId: a, toAccountId: b, amount: 60 },
-      request,
-    );
+    const { store, bank, coordinator, deliver, deliverAll, typesOf, sixtyFromAHundred } = setUp();
+    const { a, b, transferId } = await sixtyFromAHundred();
     await deliver('TransferRequested');
     await deliver('TransferCreditHeld');
     bank.clock.advance(30_000);
@@ -123,13 +118,8 @@ describe('the pivot has one arbiter: the source account', () => {
 
 describe('the deadline job ends a transfer even when the saga never reacts to the source', () => {
   it('void recorded, its event never handled (parked, a stalled subscription): the job cancels the transfer', async () => {
-    const { store, bank, coordinator, deliver, deliverAll, typesOf } = setUp();
-    const a = await bank.openWith(100);
-    const b = await bank.openWith(0);
-    const { transferId } = await bank.banking.requestTransfer(
-      { fromAccountId: a, toAccountId: b, amount: 60 },
-      request,
-    );
+    const { store, bank, coordinator, deliver, deliverAll, typesOf, sixtyFromAHundred } = setUp();
+    const { a, b, transferId } = await sixtyFromAHundred();
     await deliver('TransferRequested');
     bank.clock.advance(30_000);
     await coordinator.fireDueDeadlines(); // voids on the source, then cancels the transfer itself
@@ -149,13 +139,8 @@ describe('the deadline job ends a transfer even when the saga never reacts to th
   });
 
   it('debit recorded, its event never handled: the job records the debit and the transfer goes forward', async () => {
-    const { store, bank, coordinator, deliver, deliverAll } = setUp();
-    const a = await bank.openWith(100);
-    const b = await bank.openWith(0);
-    const { transferId } = await bank.banking.requestTransfer(
-      { fromAccountId: a, toAccountId: b, amount: 60 },
-      request,
-    );
+    const { store, bank, coordinator, deliver, deliverAll, sixtyFromAHundred } = setUp();
+    const { a, b, transferId } = await sixtyFromAHundred();
     await deliver('TransferRequested');
     await deliver('TransferCreditHeld');
     await deliver('TransferCreditRecorded'); // the debit lands; TransferDebited is never handled
