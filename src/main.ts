@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { hostname as hostName } from 'node:os';
 import { serve } from '@hono/node-server';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createAmqpPublisher } from './adapters/amqp/publisher.ts';
@@ -8,6 +10,7 @@ import { resolveJwtSecret } from './adapters/http/auth.ts';
 import { createMetrics } from './adapters/http/metrics.ts';
 import { createLogger, type Logger } from './adapters/logging.ts';
 import { createPostgresIdempotencyStore } from './adapters/postgres/idempotency-store.ts';
+import { createPostgresPartitionLeases } from './adapters/postgres/partition-leases.ts';
 import { startProjections } from './adapters/postgres/projections/runner.ts';
 import { createReadModel } from './adapters/postgres/read-model.ts';
 import { createPostgresSagaStore } from './adapters/postgres/saga-store.ts';
@@ -18,9 +21,13 @@ import { systemClock } from './application/ports/clock.ts';
 import type { EventStore } from './application/ports/event-store.ts';
 import { randomIds } from './application/ports/ids.ts';
 import type { SagaStore } from './application/ports/saga-store.ts';
+import { runWhileLeased } from './application/processor.ts';
+import {
+  createTransferSagaCoordinator,
+  startTransferSagaProcessor,
+} from './application/transfer-saga-coordinator.ts';
 import type { Config } from './config.ts';
 import { openInfrastructure } from './infrastructure.ts';
-import { createTransferSagaCoordinator } from './sagas/transfer-saga-coordinator.ts';
 
 /** HS256 keys should carry 256 bits (RFC 7518 §3.2). */
 const MIN_SECRET_BYTES = 32;
@@ -51,7 +58,6 @@ export function createWriteSide(config: Config, store: EventStore, sagaStore: Sa
     onSnapshotError: (error) => logger.warn({ err: error }, 'snapshot not written'),
   });
   const coordinator = createTransferSagaCoordinator({
-    store,
     sagaStore,
     accounts: banking.accounts,
     transfers: banking.transfers,
@@ -62,8 +68,8 @@ export function createWriteSide(config: Config, store: EventStore, sagaStore: Sa
 }
 
 /**
- * The composition root: API, saga coordinator, projection runners and the deadline job in one
- * process (SPEC §8). Read models, deadlines and idempotency keys always live in PostgreSQL.
+ * The composition root: API, the saga's partitioned processor, projection runners (one instance
+ * each, by lease), the relay and the deadline job in one process (SPEC §8). Read models, deadlines and idempotency keys always live in PostgreSQL.
  */
 export async function startService(
   config: Config,
@@ -91,13 +97,22 @@ export async function startService(
   const { sql, store } = infrastructure;
   const sagaStore = createPostgresSagaStore(sql);
   const { banking, coordinator } = createWriteSide(config, store, sagaStore, logger);
-  coordinator.start();
+  // Several instances share the work: each processor's partitions are leased among them (SPEC §3).
+  const leases = createPostgresPartitionLeases(sql);
+  const owner = `${hostName()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const saga = startTransferSagaProcessor(coordinator, {
+    store,
+    leases,
+    owner,
+    logger: logger.child({ component: 'saga' }),
+  });
   const deadlineJob = startDeadlineJob({ coordinator, schedule: config.DEADLINE_CRON, logger });
   const projections = startProjections({
     store,
     sql,
     logger: logger.child({ component: 'projections' }),
     traced: tracing !== null,
+    leased: { leases, owner },
   });
   const readModel = createReadModel(sql, { store });
   const idempotencyKeys = createPostgresIdempotencyStore(sql);
@@ -108,7 +123,18 @@ export async function startService(
         logger: logger.child({ component: 'relay' }),
       })
     : undefined;
-  relay?.start();
+  const relayLease =
+    relay &&
+    runWhileLeased({
+      name: 'integration-relay',
+      leases,
+      owner,
+      logger: logger.child({ component: 'relay' }),
+      start: (_claim, fence) => {
+        relay.start(fence);
+        return { stop: () => relay.stop() };
+      },
+    });
   const sweepKeys = () => void idempotencyKeys.sweep().catch(() => {});
   sweepKeys();
   const sweep = setInterval(sweepKeys, SWEEP_EVERY_MS);
@@ -118,9 +144,10 @@ export async function startService(
   const stopBackground = async () => {
     clearInterval(sweep);
     await deadlineJob.stop();
-    await coordinator.stop();
+    coordinator.stop();
+    await saga.stop();
     await projections.stop();
-    await relay?.stop();
+    await relayLease?.stop();
     await readModel.close();
     await infrastructure.close();
     await tracing?.shutdown();
@@ -148,6 +175,7 @@ export async function startService(
       rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
       ...(relay ? { relay } : {}),
       sagaStore,
+      processors: () => [saga.status()],
       tracing: tracing !== null,
     });
     hostname = options.host ?? process.env.HOST ?? '127.0.0.1';

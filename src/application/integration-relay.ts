@@ -2,11 +2,15 @@ import { type IntegrationEvent, PUBLISHED_EVENT_TYPES, toIntegrationEvent } from
 import type { EventPublisher, PublisherSession } from './ports/event-publisher.ts';
 import type { EventStore, RecordedEvent, Subscription } from './ports/event-store.ts';
 import type { AppLogger } from './ports/logger.ts';
+import type { Fence } from './processor.ts';
 import { backoff, keepRunning } from './retry.ts';
 
 export type RelayStatus = {
-  /** `connected`: a broker session is open and the relay follows the log; otherwise it is (re)connecting. */
-  state: 'connecting' | 'connected' | 'failing';
+  /**
+   * `connected`: a broker session is open and the relay follows the log; `standby`: not started
+   * here (another instance holds the relay's lease); otherwise it is (re)connecting.
+   */
+  state: 'standby' | 'connecting' | 'connected' | 'failing';
   target: string;
   /** Why the last attempt failed, while not connected. */
   error?: string;
@@ -18,8 +22,11 @@ export type RelayStatus = {
 };
 
 export type IntegrationRelay = {
-  /** Connects and follows the log from the checkpoint; reconnects with backoff after any failure. */
-  start(): void;
+  /**
+   * Connects and follows the log from the checkpoint; reconnects with backoff after any failure.
+   * `fence` is checked before each batch is published: once the lease is lost, nothing more goes out.
+   */
+  start(fence?: Fence): void;
   stop(): Promise<void>;
   status(): RelayStatus;
   /** The log position up to which every public event is confirmed by the broker. */
@@ -76,7 +83,7 @@ export function createIntegrationRelay(deps: {
   const minBackoffMs = deps.minBackoffMs ?? 200;
   const maxBackoffMs = deps.maxBackoffMs ?? 15_000;
   const status: RelayStatus = {
-    state: 'connecting',
+    state: 'standby',
     target: publisher.target,
     failures: 0,
     published: 0,
@@ -84,8 +91,10 @@ export function createIntegrationRelay(deps: {
   };
   let stopping = new AbortController();
   let running: Promise<void> | undefined;
+  let fence: Fence | undefined;
 
   async function publishBatch(session: PublisherSession, events: RecordedEvent[]) {
+    fence?.assert();
     const openings = await openingsOf(store, events);
     const outgoing: IntegrationEvent[] = [];
     for (const event of events) {
@@ -148,14 +157,17 @@ export function createIntegrationRelay(deps: {
   }
 
   return {
-    start() {
+    start(withFence) {
       if (stopping.signal.aborted) stopping = new AbortController();
+      fence = withFence;
+      if (!running) status.state = 'connecting';
       running ??= runForever();
     },
     async stop() {
       stopping.abort();
       await running;
       running = undefined;
+      status.state = 'standby';
     },
     status: () => ({ ...status }),
     checkpoint: async () => (await store.readCheckpoint(checkpoint)) ?? 0,

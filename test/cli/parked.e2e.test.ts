@@ -3,10 +3,10 @@ import { createPostgresEventStore } from '../../src/adapters/postgres/event-stor
 import { createPostgresSagaStore } from '../../src/adapters/postgres/saga-store.ts';
 import type { AccountRepository } from '../../src/application/banking-service.ts';
 import { silentLogger } from '../../src/application/ports/logger.ts';
-import { createTransferSagaCoordinator } from '../../src/sagas/transfer-saga-coordinator.ts';
+import { createTransferSagaCoordinator } from '../../src/application/transfer-saga-coordinator.ts';
 import { esbank } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createBank, request } from '../support/saga.ts';
+import { createBank, request, runSaga } from '../support/saga.ts';
 
 /**
  * A poisoned event: the coordinator of this process has a bug that makes every hold fail, so it
@@ -34,7 +34,6 @@ describe('esbank parked as a child process', () => {
           : bank.banking.accounts.handle(id, command, context, options),
     };
     const poisoned = createTransferSagaCoordinator({
-      store,
       sagaStore,
       accounts: buggy,
       transfers: bank.banking.transfers,
@@ -50,12 +49,12 @@ describe('esbank parked as a child process', () => {
       );
       transferIds.push(transferId);
     }
-    poisoned.start();
+    const poisonedRun = runSaga(poisoned, store);
     for (let waited = 0; (await sagaStore.countParked()) < 2; waited += 20) {
       if (waited > 15_000) throw new Error('the poisoned events were not parked');
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await poisoned.stop();
+    await poisonedRun.stop();
     parkedIds.push(...(await sagaStore.parked()).map((event) => event.eventId));
     // The fixed service takes over from the checkpoint, which is past the parked events.
     bank.coordinator().start();

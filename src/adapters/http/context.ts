@@ -4,6 +4,7 @@ import type { EventStore } from '../../application/ports/event-store.ts';
 import type { IdempotencyStore } from '../../application/ports/idempotency-store.ts';
 import type { ReadModel } from '../../application/ports/read-model.ts';
 import type { SagaStore } from '../../application/ports/saga-store.ts';
+import type { ProcessorStatus } from '../../application/processor.ts';
 import type { Logger } from '../logging.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -33,6 +34,8 @@ export type HttpDeps = {
   maxReadyLag?: number;
   /** Parked saga events: /health/ready says degraded while any waits, /metrics counts them (absent: not checked). */
   sagaStore?: Pick<SagaStore, 'countParked'>;
+  /** This instance's share of the partitioned processors: /metrics reports it. */
+  processors?: () => ProcessorStatus[];
   /** A server span per request (OpenTelemetry), when the process traces. */
   tracing?: boolean;
 };

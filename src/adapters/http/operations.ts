@@ -1,6 +1,7 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { RelayStatus } from '../../application/integration-relay.ts';
+import type { ProcessorStatus } from '../../application/processor.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
 import { problemResponse } from './problem.ts';
 
@@ -32,6 +33,21 @@ const relayCounters = (status: RelayStatus) => [
     name: 'esbank_relay_connected',
     help: '1 while the integration relay has a broker session',
     values: [{ labels: {}, value: status.state === 'connected' ? 1 : 0 }],
+  },
+];
+
+/** What this instance holds of each partitioned processor, and what it handled. */
+const processorGauges = (statuses: ProcessorStatus[]) => [
+  {
+    name: 'esbank_processor_partitions_held',
+    help: 'Partitions of each processor this instance holds a lease on',
+    values: statuses.map((s) => ({ labels: { processor: s.processor }, value: s.held.length })),
+  },
+  {
+    name: 'esbank_processor_events_handled_total',
+    help: 'Events this instance handled for each processor since it started',
+    type: 'counter' as const,
+    values: statuses.map((s) => ({ labels: { processor: s.processor }, value: s.handled })),
   },
 ];
 
@@ -86,7 +102,7 @@ export function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         );
       }
       const relay = deps.relay && relayReport(deps.relay.status(), head, relayPosition ?? 0);
-      if (relay && relay.state !== 'connected') {
+      if (relay && relay.state !== 'connected' && relay.state !== 'standby') {
         return notReady(
           `The integration relay cannot publish to ${relay.target}: ${relay.error ?? relay.state}`,
           {
@@ -109,6 +125,7 @@ export function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
   app.get('/metrics', async (c) => {
     const gauges = [];
     if (deps.relay) gauges.push(...relayCounters(deps.relay.status()));
+    if (deps.processors) gauges.push(...processorGauges(deps.processors()));
     try {
       const [head, checkpoints, byStatus, parked] = await Promise.all([
         deps.store.headPosition(),

@@ -1,9 +1,12 @@
 import type { EventStore, RecordedEvent, Subscription } from '../../../application/ports/event-store.ts';
 import type { AppLogger } from '../../../application/ports/logger.ts';
+import type { PartitionLeases } from '../../../application/ports/partition-leases.ts';
+import { LeaseLostError, runWhileLeased } from '../../../application/processor.ts';
 import { backoff, keepRunning } from '../../../application/retry.ts';
 import { recordEventSpans, type TraceMetadata } from '../../../application/tracing.ts';
 import type { Sql } from '../client.ts';
 import { type LogRange, logTableOn } from '../event-store.ts';
+import { holdsLease } from '../partition-leases.ts';
 import { balancesProjection } from './balances.ts';
 import { historyProjection } from './history.ts';
 import {
@@ -56,12 +59,19 @@ export const rangeOf = ({ upTo }: LogRange): Batch => ({
   last: upTo,
 });
 
+/** The lease a runner holds its projection by (one partition); its every batch is fenced by it. */
+export type ProjectionLease = { processor: string; owner: string; fence: number };
+
+/** The name of a projection's processor in the lease table. */
+export const projectionProcessor = (name: ProjectionName) => `projection:${name}`;
+
 /**
  * Applies a batch and moves the projection's checkpoint in one transaction. The checkpoint row is
  * locked first and events at or below it are dropped, so two runners (two instances) never apply
  * an event twice, and a crash (the transaction rolls back) never skips one. `expected` is where
  * the caller left the checkpoint: one below it was rewound by a replay, one beyond the whole batch
- * was moved by another runner; either way the caller restarts from the checkpoint.
+ * was moved by another runner; either way the caller restarts from the checkpoint. With a `lease`,
+ * the transaction applies nothing unless the runner still holds it under its fence.
  * Returns the new checkpoint.
  */
 export async function applyBatch(
@@ -69,11 +79,14 @@ export async function applyBatch(
   projection: Projection,
   batch: Batch,
   expected: number,
+  lease?: ProjectionLease,
 ): Promise<number> {
   const { last } = batch;
   return sql.begin(async (tx) => {
     const [row] = await tx<{ position: number }[]>`
       SELECT position FROM projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`;
+    if (lease && !(await holdsLease(tx, lease)))
+      throw new LeaseLostError(`${lease.processor}: this instance no longer holds it`);
     const from = row?.position ?? 0;
     if (from < expected || from >= last) {
       if (from === last) return from;
@@ -138,6 +151,8 @@ export function startProjectionRunner(options: {
   readLogTable?: boolean;
   /** A span per batch applied, in the trace of each event it applied (the process traces). */
   traced?: boolean;
+  /** Held by this lease (one instance runs each projection): a batch applies nothing once it is lost. */
+  lease?: ProjectionLease;
 }): ProjectionRunner {
   const { store, sql, projection, logger } = options;
   let position = 0;
@@ -152,7 +167,7 @@ export function startProjectionRunner(options: {
     const apply = async (batch: Batch, events?: readonly RecordedEvent[]) => {
       const from = position;
       const started = new Date();
-      position = await applyBatch(sql, projection, batch, position);
+      position = await applyBatch(sql, projection, batch, position, options.lease);
       progress();
       if (options.traced && position > from) {
         const traces = await tracesApplied(sql, projection, from, position, events);
@@ -192,12 +207,15 @@ export function startProjectionRunner(options: {
   const run = () =>
     keepRunning(
       followFromCheckpoint,
-      { retryOn: () => true, delayMs: restartBackoff },
+      // A lost lease ends the runner: the instance that holds it now runs the projection.
+      { retryOn: (error) => !(error instanceof LeaseLostError), delayMs: restartBackoff },
       {
         signal: stopping.signal,
         onFailure: (error, failures) =>
           logger.warn({ err: error, projection: projection.name, failures }, 'projection failed; restarting'),
       },
+    ).catch((error) =>
+      logger.info({ projection: projection.name, reason: String(error) }, 'projection stopped'),
     );
 
   const running = run();
@@ -219,6 +237,13 @@ export type ProjectionRunners = {
 };
 
 /** Starts one runner per read model (all three unless `projections` says otherwise). */
+/**
+ * Runs the projections in this process, each with its own runner. Where several instances run
+ * them, they lease them (`leased`): each projection runs in one instance at a time, its every batch
+ * fenced by its lease, and another instance takes it over when that one dies. Single owner rather
+ * than partitioned: a projection is one set-based statement per batch, far from the bottleneck, and
+ * one writer per read model keeps its checkpoint one row.
+ */
 export function startProjections(options: {
   store: EventStore;
   sql: Sql;
@@ -227,16 +252,34 @@ export function startProjections(options: {
   readLogTable?: boolean;
   traced?: boolean;
   projections?: readonly Projection[];
+  leased?: { leases: PartitionLeases; owner: string };
 }): ProjectionRunners {
-  const runners = (options.projections ?? PROJECTIONS).map((projection) =>
-    startProjectionRunner({ ...options, projection }),
-  );
+  const { leased, ...runnerOptions } = options;
+  const projections = options.projections ?? PROJECTIONS;
+  const positions = new Map<ProjectionName, () => number>();
+  const run = (projection: Projection, lease?: ProjectionLease) => {
+    const runner = startProjectionRunner({ ...runnerOptions, projection, ...(lease ? { lease } : {}) });
+    positions.set(projection.name, runner.position);
+    return runner;
+  };
+  const runners = leased
+    ? projections.map((projection) => {
+        const processor = projectionProcessor(projection.name);
+        return runWhileLeased({
+          name: processor,
+          leases: leased.leases,
+          owner: leased.owner,
+          logger: options.logger,
+          start: (claim) => run(projection, { processor, owner: leased.owner, fence: claim.fence }),
+        });
+      })
+    : projections.map((projection) => run(projection));
   return {
     async stop() {
       await Promise.all(runners.map((runner) => runner.stop()));
     },
     positions: () =>
-      Object.fromEntries(runners.map((runner) => [runner.projection, runner.position()])) as Record<
+      Object.fromEntries([...positions].map(([name, position]) => [name, position()])) as Record<
         ProjectionName,
         number
       >,

@@ -1,16 +1,3 @@
-import type { CommandContext } from '../application/aggregate-repository.ts';
-import type { AccountRepository, TransferRepository } from '../application/banking-service.ts';
-import type { Clock } from '../application/ports/clock.ts';
-import {
-  type EventStore,
-  type RecordedEvent,
-  type Subscription,
-  WrongExpectedRevisionError,
-} from '../application/ports/event-store.ts';
-import type { AppLogger } from '../application/ports/logger.ts';
-import type { SagaStore } from '../application/ports/saga-store.ts';
-import { backoff, isTransient, keepRunning, type RetryPolicy, retry } from '../application/retry.ts';
-import { inEventSpan } from '../application/tracing.ts';
 import { DomainError } from '../domain/errors.ts';
 import {
   isSagaEvent,
@@ -20,18 +7,24 @@ import {
   type SagaCommand,
   type SagaEvent,
   type SagaReaction,
-} from './transfer-saga.ts';
+} from '../sagas/transfer-saga.ts';
+import type { CommandContext } from './aggregate-repository.ts';
+import type { AccountRepository, TransferRepository } from './banking-service.ts';
+import type { Clock } from './ports/clock.ts';
+import { type EventStore, type RecordedEvent, WrongExpectedRevisionError } from './ports/event-store.ts';
+import type { AppLogger } from './ports/logger.ts';
+import type { PartitionLeases } from './ports/partition-leases.ts';
+import type { SagaStore } from './ports/saga-store.ts';
+import { type Fence, LeaseLostError, type LeaseTiming, startPartitionedProcessor } from './processor.ts';
+import { backoff, isTransient, type RetryPolicy, retry } from './retry.ts';
+import { inEventSpan } from './tracing.ts';
 
 export type TransferSagaCoordinatorDeps = {
-  store: EventStore;
   sagaStore: SagaStore;
   accounts: AccountRepository;
   transfers: TransferRepository;
   clock: Clock;
   logger: AppLogger;
-  /** Durable subscription name; instances sharing it share the checkpoint. */
-  checkpointName?: string;
-  batchSize?: number;
   /** How many transfers of one batch are worked on at once (events of one transfer stay in order). */
   concurrency?: number;
   deadlineLeaseMs?: number;
@@ -40,11 +33,13 @@ export type TransferSagaCoordinatorDeps = {
 };
 
 export type TransferSagaCoordinator = {
-  /** Subscribes to the log from the checkpoint; restarts itself with backoff after a failure. */
-  start(): void;
-  stop(): Promise<void>;
-  /** Handles a batch as the subscription would (tests drive redelivery with it). */
-  handleBatch(events: RecordedEvent[]): Promise<void>;
+  /**
+   * Handles a batch of saga events, as its processor delivers them (tests drive redelivery with
+   * it). `fence` is checked before every command: once the batch's partitions are lost, nothing more is sent.
+   */
+  handleBatch(events: RecordedEvent[], fence?: Fence): Promise<void>;
+  /** Stops what is in flight from retrying (a stop of the service). */
+  stop(): void;
   /** Claims due deadlines and has their sources decide the pivot (onDeadline); returns how many were claimed. */
   fireDueDeadlines(): Promise<number>;
   /**
@@ -72,7 +67,11 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
 /** A step that raced another (a deadline, another instance): react again on the transfer as it is now. */
 const RACES: RetryPolicy = { attempts: 20, delayMs: () => 0, retryOn: isRace };
 /** An event that keeps failing for another reason is tried this often before it is parked. */
-const POISON: RetryPolicy = { attempts: 3, delayMs: () => 0, retryOn: (error) => !isTransient(error) };
+const POISON: RetryPolicy = {
+  attempts: 3,
+  delayMs: () => 0,
+  retryOn: (error) => !isTransient(error) && !(error instanceof LeaseLostError),
+};
 
 /**
  * TransferSagaCoordinator (SPEC §3): reads the log through a checkpointed subscription, and for
@@ -81,13 +80,10 @@ const POISON: RetryPolicy = { attempts: 3, delayMs: () => 0, retryOn: (error) =>
  * instances change nothing; the checkpoint moves only after a batch is fully handled.
  */
 export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps): TransferSagaCoordinator {
-  const { store, sagaStore, accounts, transfers, clock, logger } = deps;
-  const checkpoint = deps.checkpointName ?? 'transfer-saga';
+  const { sagaStore, accounts, transfers, clock, logger } = deps;
   const concurrency = deps.concurrency ?? 256;
   const leaseMs = deps.deadlineLeaseMs ?? 30_000;
-  let subscription: Subscription | undefined;
-  let running: Promise<void> | undefined;
-  let stopping = new AbortController();
+  const stopping = new AbortController();
 
   const context = (transferId: string, causationId: string): CommandContext => ({
     correlationId: transferId,
@@ -101,13 +97,17 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     else await transfers.handle(command.id, command.command, ctx);
   }
 
-  async function apply(reaction: SagaReaction, ctx: CommandContext) {
+  async function apply(reaction: SagaReaction, ctx: CommandContext, fence: Fence | undefined) {
     for (const deadline of reaction.deadlines) {
+      fence?.assert();
       if (deadline.type === 'schedule')
         await sagaStore.schedule(deadline.transferId, new Date(deadline.dueAt));
       else await sagaStore.cancel(deadline.transferId);
     }
-    for (const command of reaction.commands) await execute(command, ctx);
+    for (const command of reaction.commands) {
+      fence?.assert();
+      await execute(command, ctx);
+    }
   }
 
   /** Store outages within one step, waited out a few times before the subscription restarts. */
@@ -141,27 +141,28 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   }
 
   /** The saga's handling of one event, until it settles; throws what it cannot handle. */
-  async function settle(event: SagaEvent & RecordedEvent, transferId: string) {
+  async function settle(event: SagaEvent & RecordedEvent, transferId: string, fence?: Fence) {
     const ctx = context(transferId, event.id);
-    await reactUntilSettled(transferId, async () => apply(await reactTo(event, transferId), ctx));
+    await reactUntilSettled(transferId, async () => apply(await reactTo(event, transferId), ctx, fence));
   }
 
   /** `settle` in a span that continues the trace the event was written in (src/application/tracing.ts). */
-  const settleTraced = (event: SagaEvent & RecordedEvent, transferId: string) =>
+  const settleTraced = (event: SagaEvent & RecordedEvent, transferId: string, fence?: Fence) =>
     inEventSpan(
       event.metadata,
       `saga ${event.type}`,
       { 'esbank.transfer_id': transferId, 'esbank.event_id': event.id },
-      () => settle(event, transferId),
+      () => settle(event, transferId, fence),
     );
 
-  async function handleEvent(event: RecordedEvent) {
+  async function handleEvent(event: RecordedEvent, fence: Fence | undefined) {
     if (!isSagaEvent(event)) return;
     const transferId = String(event.data.transferId);
     try {
-      await retry(() => settleTraced(event, transferId), POISON);
+      await retry(() => settleTraced(event, transferId, fence), POISON);
     } catch (error) {
-      if (isTransient(error)) throw error; // the subscription restarts from its checkpoint
+      // An outage: the processor restarts from its checkpoints. A lost lease: another instance has it.
+      if (isTransient(error) || error instanceof LeaseLostError) throw error;
       logger.error(
         {
           correlationId: transferId,
@@ -182,50 +183,19 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     }
   }
 
-  async function handleBatch(events: RecordedEvent[]) {
+  async function handleBatch(events: RecordedEvent[], fence?: Fence) {
     const byTransfer = new Map<string, RecordedEvent[]>();
     for (const event of events) {
       const key = String(event.data.transferId ?? event.id);
       byTransfer.set(key, [...(byTransfer.get(key) ?? []), event]);
     }
     await inParallel([...byTransfer.values()], concurrency, async (ofOneTransfer) => {
-      for (const event of ofOneTransfer) await handleEvent(event);
+      for (const event of ofOneTransfer) await handleEvent(event, fence);
     });
   }
 
-  const runForever = () =>
-    keepRunning(
-      async (progress) => {
-        subscription = store.subscribe({
-          checkpoint,
-          batchSize: deps.batchSize ?? 500,
-          eventTypes: SAGA_EVENT_TYPES,
-          handle: async (events) => {
-            await handleBatch(events);
-            progress();
-          },
-        });
-        await subscription.done;
-      },
-      { retryOn: () => true, delayMs: backoff({ initialMs: 200, maxMs: 10_000 }) },
-      {
-        signal: stopping.signal,
-        onFailure: (error, failures) =>
-          logger.warn({ err: error, failures }, 'saga subscription failed; restarting from its checkpoint'),
-      },
-    );
-
   return {
-    start() {
-      if (stopping.signal.aborted) stopping = new AbortController();
-      running ??= runForever();
-    },
-    async stop() {
-      stopping.abort();
-      await subscription?.stop();
-      await running;
-      running = undefined;
-    },
+    stop: () => stopping.abort(),
     handleBatch,
     async retry(event) {
       if (!isSagaEvent(event)) throw new Error(`the saga does not handle ${event.type} events`);
@@ -271,4 +241,37 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
       return due.length;
     },
   };
+}
+
+/** How many partitions the saga's work is split into: enough for a handful of instances to share. */
+export const SAGA_PARTITIONS = 16;
+
+/**
+ * The saga's processor (SPEC §3): saga events keyed by transfer id, so one transfer's events and
+ * the account events it causes stay in order in one partition, leased among the instances.
+ */
+export function startTransferSagaProcessor(
+  coordinator: TransferSagaCoordinator,
+  options: {
+    store: EventStore;
+    leases: PartitionLeases;
+    owner: string;
+    logger: AppLogger;
+    name?: string;
+    partitions?: number;
+    timing?: LeaseTiming;
+  },
+) {
+  return startPartitionedProcessor({
+    name: options.name ?? 'transfer-saga',
+    partitions: options.partitions ?? SAGA_PARTITIONS,
+    store: options.store,
+    leases: options.leases,
+    owner: options.owner,
+    logger: options.logger,
+    eventTypes: SAGA_EVENT_TYPES,
+    keyOf: (event) => String(event.data.transferId ?? event.id),
+    handle: (events, fence) => coordinator.handleBatch(events, fence),
+    ...(options.timing ? { timing: options.timing } : {}),
+  });
 }

@@ -1,0 +1,47 @@
+import type { PartitionClaim, PartitionLeases } from '../../application/ports/partition-leases.ts';
+import { mappingOutages, type Sql, type TransactionSql } from './client.ts';
+
+/** Partition leases in PostgreSQL (migrations/0011_processor_leases.sql): rows and fence tokens, no session locks. */
+export function createPostgresPartitionLeases(sql: Sql): PartitionLeases {
+  return mappingOutages({
+    acquire: async (processor, partitions, owner, leaseMs) =>
+      sql<PartitionClaim[]>`
+        SELECT claimed AS partition, claim_fence AS fence, claim_position AS position
+        FROM esbank_claim_partitions(${processor}, ${partitions}, ${owner}, ${leaseMs})`,
+
+    async commit(processor, owner, claims) {
+      if (claims.length === 0) return [];
+      const rows = await sql<{ partition: number }[]>`
+        UPDATE processor_partitions p SET position = greatest(p.position, c.position)
+        FROM unnest(${claims.map((c) => c.partition)}::int[], ${claims.map((c) => c.fence)}::bigint[],
+                    ${claims.map((c) => c.position)}::bigint[]) AS c(partition, fence, position)
+        WHERE p.processor = ${processor} AND p.partition = c.partition AND p.owner = ${owner}
+          AND p.fence = c.fence AND p.lease_until > now()
+        RETURNING p.partition`;
+      return rows.map((row) => row.partition);
+    },
+
+    async release(owner) {
+      await sql.begin(async (tx) => {
+        await tx`UPDATE processor_partitions SET owner = NULL, lease_until = NULL WHERE owner = ${owner}`;
+        await tx`DELETE FROM processor_members WHERE owner = ${owner}`;
+      });
+    },
+  });
+}
+
+/**
+ * Inside a transaction that applies a batch: true while `owner` still holds the partition under
+ * `fence`. The row is share-locked until the transaction ends, so no claim can take it meanwhile.
+ */
+export async function holdsLease(
+  tx: TransactionSql,
+  { processor, owner, fence }: { processor: string; owner: string; fence: number },
+): Promise<boolean> {
+  const rows = await tx`
+    SELECT 1 FROM processor_partitions
+    WHERE processor = ${processor} AND partition = 0 AND owner = ${owner} AND fence = ${fence}
+      AND lease_until > now()
+    FOR SHARE`;
+  return rows.length > 0;
+}
