@@ -5,6 +5,7 @@ import {
   accountDecider,
   accountStreamName,
   type CashCommandData,
+  debitedLegs,
 } from '../domain/account/index.ts';
 import { DomainError } from '../domain/errors.ts';
 import {
@@ -48,6 +49,27 @@ export type BankingService = ReturnType<typeof createBankingService>;
 
 type CashInput = { accountId: string; amount: number; reference?: string; operationId?: string };
 
+/** How many transfers a close reads at once (an old account may have debited thousands). */
+const CLOSE_LOOKUPS_IN_FLIGHT = 32;
+
+/** `work` on each item, at most `limit` at a time; the results in the items' order. */
+async function inParallel<Item, Result>(
+  items: readonly Item[],
+  limit: number,
+  work: (item: Item) => Promise<Result>,
+): Promise<Result[]> {
+  const results: Result[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as Item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** The write-side use cases (SPEC §2–3); each loads, decides and appends with conflict retries. */
 export function createBankingService(deps: BankingServiceDeps) {
   const { store, ids, clock, snapshotEvery, onSnapshotError } = deps;
@@ -74,6 +96,23 @@ export function createBankingService(deps: BankingServiceDeps) {
     const { state, position, revision } = await accounts.handle(accountId, command, commandContext(request));
     return { state, position, revision };
   };
+
+  /**
+   * The transfers that debited the account and are COMPLETED. Nothing is looked up for an account
+   * the close refuses anyway (closed, a held credit, a non-zero balance). COMPLETED is final, so a
+   * cached one is believed; any other status is read again. A debit recorded after this look-up is
+   * not in the list, so the decider refuses it, whatever the retries see.
+   */
+  async function settledDebitsOf(accountId: string): Promise<string[]> {
+    const { state } = await accounts.load(accountId);
+    if (state.status !== 'Open' || state.pending !== 0 || state.available !== 0) return [];
+    const isCompleted = async (transferId: string) =>
+      (await transfers.lastKnown(transferId)).state.status === 'Completed' ||
+      (await transfers.load(transferId)).state.status === 'Completed';
+    const debited = debitedLegs(state);
+    const completed = await inParallel(debited, CLOSE_LOOKUPS_IN_FLIGHT, isCompleted);
+    return debited.filter((_, i) => completed[i]);
+  }
 
   const cashData = ({ operationId, ...movement }: CashInput): CashCommandData =>
     operationId === undefined
@@ -124,8 +163,14 @@ export function createBankingService(deps: BankingServiceDeps) {
       return onAccount(input.accountId, { type: 'WithdrawCash', data: cashData(input) }, request);
     },
 
-    closeAccount(input: { accountId: string }, request: RequestContext) {
-      return onAccount(input.accountId, { type: 'CloseAccount', data: input }, request);
+    /**
+     * Refused while a transfer leg is unresolved (SPEC §2): the account refuses a held credit
+     * itself; for each debit it still holds, the transfer is looked up here, and only those found
+     * COMPLETED are passed on as settled (see CloseAccount).
+     */
+    async closeAccount(input: { accountId: string }, request: RequestContext) {
+      const settledDebits = await settledDebitsOf(input.accountId);
+      return onAccount(input.accountId, { type: 'CloseAccount', data: { ...input, settledDebits } }, request);
     },
 
     /**

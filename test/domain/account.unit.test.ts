@@ -74,6 +74,11 @@ const voidDebit = (amount: number): AccountCommand => ({
   data: { accountId, transferId, amount, toAccountId: other, reason: 'DEADLINE_EXPIRED' },
 });
 const close: AccountCommand = { type: 'CloseAccount', data: { accountId } };
+/** A close for which the application found these transfers COMPLETED. */
+const closeSettled = (...settledDebits: string[]): AccountCommand => ({
+  type: 'CloseAccount',
+  data: { accountId, settledDebits },
+});
 
 const account = (...history: AccountEvent[]) => given(accountDecider, history);
 const invalidAmounts = [0, -1, 1.5, Number.NaN, MAX_AMOUNT + 1, Number.POSITIVE_INFINITY];
@@ -323,10 +328,24 @@ describe('RefundTransferDebit', () => {
     account(opened, deposited(500), debited(300))
       .when(refund)
       .then([refunded(300)]));
-  it('refunds even into a closed account, so no money is destroyed', () =>
+  // Only an older version closed an account before its debit's transfer completed (a close now
+  // waits for it): such a history still loads, and the refund is still given, so no money is destroyed.
+  it('refunds into an account an older version closed before the refund (a compensation is never refused)', () =>
     account(opened, deposited(300), debited(300), closed)
       .when(refund)
       .then([refunded(300)]));
+  it("loads an older version's history in which a refund landed after AccountClosed", () => {
+    const state = [opened, deposited(300), debited(300), closed, refunded(300)].reduce(
+      accountDecider.evolve,
+      accountDecider.initialState(),
+    );
+    expect(state).toMatchObject({ status: 'Closed', available: 300, pending: 0 });
+    expect(state.status === 'Closed' && state.legs[transferId]).toEqual({
+      side: 'debit',
+      amount: 300,
+      phase: 'refunded',
+    });
+  });
   it('refunds once', () =>
     account(opened, deposited(500), debited(300), refunded(300)).when(refund).then([]));
   it('has nothing to refund after a rejected debit', () =>
@@ -372,10 +391,38 @@ describe('VoidTransferDebit (the deadline bids for the pivot)', () => {
 
 describe('CloseAccount', () => {
   it('closes an empty account', () => account(opened).when(close).then([closed]));
-  it('closes once money has come and gone', () =>
-    account(opened, deposited(500), debited(300), { type: 'CashWithdrawn', data: { accountId, amount: 200 } })
-      .when(close)
+  const withdrawn = (amount: number): AccountEvent => ({
+    type: 'CashWithdrawn',
+    data: { accountId, amount },
+  });
+  it("closes once money has come and gone, its debit's transfer completed", () =>
+    account(opened, deposited(500), debited(300), withdrawn(200))
+      .when(closeSettled(transferId))
       .then([closed]));
+  it('refuses while a transfer that debited the account has not completed (SPEC §2)', () => {
+    account(opened, deposited(300), debited(300)).when(close).thenThrows('ACCOUNT_HAS_PENDING_TRANSFERS');
+    account(opened, deposited(300), debited(300))
+      .when(closeSettled())
+      .thenThrows('ACCOUNT_HAS_PENDING_TRANSFERS');
+  });
+  it('refuses while any debit is unsettled: another transfer found completed settles only its own', () =>
+    account(opened, deposited(300), debited(300))
+      .when(closeSettled('t-other'))
+      .thenThrows('ACCOUNT_HAS_PENDING_TRANSFERS'));
+  it('names the unsettled transfers in the refusal', () => {
+    const state = [opened, deposited(300), debited(300)].reduce(
+      accountDecider.evolve,
+      accountDecider.initialState(),
+    );
+    expect(() => accountDecider.decide(close, state)).toThrow(/has not completed: t-1$/);
+  });
+  it('is not held up by a debit that was rejected, voided or (old histories) refunded', () => {
+    account(opened, debitRejected(300, 'INSUFFICIENT_FUNDS')).when(close).then([closed]);
+    account(opened, voided(300)).when(close).then([closed]);
+    account(opened, deposited(300), debited(300), refunded(300), withdrawn(300)).when(close).then([closed]);
+  });
+  it('refuses a non-zero balance before it looks at the debits', () =>
+    account(opened, deposited(500), debited(300)).when(close).thenThrows('ACCOUNT_NOT_EMPTY'));
   it('closes after a held credit is cancelled', () =>
     account(opened, held(200), creditCancelled(200)).when(close).then([closed]));
   it('refuses while a transfer holds a credit', () =>

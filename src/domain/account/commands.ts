@@ -37,7 +37,12 @@ export type VoidTransferDebit = Message<
 >;
 /** Only for histories written before debits could be voided: a debit that landed after its transfer was cancelled. */
 export type RefundTransferDebit = Message<'RefundTransferDebit', { accountId: string; transferId: string }>;
-export type CloseAccount = Message<'CloseAccount', { accountId: string }>;
+/**
+ * `settledDebits`: the transfers, among those that debited this account, found COMPLETED (the
+ * application looks them up: the account alone does not know when its debit's transfer ended). A
+ * leg still `debited` whose transfer is not listed refuses the close; absent, none is settled.
+ */
+export type CloseAccount = Message<'CloseAccount', { accountId: string; settledDebits?: readonly string[] }>;
 
 export type AccountCommand =
   | OpenAccount

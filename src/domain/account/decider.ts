@@ -44,6 +44,20 @@ const requireLeg = <Side extends TransferLeg['side']>(
 };
 
 /**
+ * The transfers whose debit this account recorded and has not given back (legs still `debited`):
+ * the ones a close must see COMPLETED first. A completed transfer's leg stays `debited` forever.
+ */
+export const debitedLegs = (account: OpenedAccount): string[] =>
+  Object.entries(account.legs)
+    .filter(([, leg]) => leg.side === 'debit' && leg.phase === 'debited')
+    .map(([transferId]) => transferId);
+
+const unsettledDebits = (account: OpenedAccount, settled: readonly string[]): string[] => {
+  const known = new Set(settled);
+  return debitedLegs(account).filter((transferId) => !known.has(transferId));
+};
+
+/**
  * A cash operation this account has already booked (it may have been closed since): true for the
  * same operation sent again, a refusal for its id sent with another amount.
  */
@@ -170,7 +184,8 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       const { transferId } = command.data;
       const leg = requireLeg(requireOpened(state), transferId, 'debit');
       if (leg.phase !== 'debited') return [];
-      // A compensation is never refused: no balance limit here, and it lands even on a closed account.
+      // A compensation is never refused: no balance limit here, and it lands even on a closed account
+      // (only one an older version closed: a close now waits for each debit's transfer to complete).
       return [{ type: 'TransferDebitRefunded', data: { accountId, transferId, amount: leg.amount } }];
     }
     case 'CloseAccount': {
@@ -183,6 +198,17 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       }
       if (account.available !== 0) {
         throw new DomainError('ACCOUNT_NOT_EMPTY', 'Only an account with a zero balance can be closed');
+      }
+      // A debit whose transfer has not completed may still come back (an old history's refund):
+      // the account stays open until each of its debits is settled (SPEC §2).
+      const unsettled = unsettledDebits(account, command.data.settledDebits ?? []);
+      if (unsettled.length > 0) {
+        throw new DomainError(
+          'ACCOUNT_HAS_PENDING_TRANSFERS',
+          `A transfer that debited the account has not completed: ${unsettled.slice(0, 5).join(', ')}${
+            unsettled.length > 5 ? ` and ${unsettled.length - 5} more` : ''
+          }`,
+        );
       }
       return [{ type: 'AccountClosed', data: { accountId } }];
     }
