@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.ts';
+import { createInMemoryPartitionLeases } from '../../src/adapters/memory/partition-leases.ts';
+import {
+  type EventStore,
+  EventStoreUnavailableError,
+  type RecordedEvent,
+} from '../../src/application/ports/event-store.ts';
+import { silentLogger } from '../../src/application/ports/logger.ts';
+import type { PartitionLeases } from '../../src/application/ports/partition-leases.ts';
+import { type Fence, partitionOf, startPartitionedProcessor } from '../../src/application/processor.ts';
+
+const PARTITIONS = 8;
+const TIMING = { leaseMs: 400, renewMs: 50 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `count` events, keyed `key-0` … `key-{keys-1}` in turn, appended one stream per key. */
+async function appendKeyed(store: EventStore, count: number, keys = 40, from = 0) {
+  for (let i = from; i < from + count; i++) {
+    const key = `key-${i % keys}`;
+    await store.append(
+      `thing-${key}`,
+      [
+        {
+          id: crypto.randomUUID(),
+          type: 'Happened',
+          data: { key, n: i },
+          metadata: {
+            correlationId: key,
+            causationId: key,
+            occurredAt: new Date(0).toISOString(),
+            schemaVersion: 1,
+          },
+        },
+      ],
+      'any',
+    );
+  }
+}
+
+describe('partitioned processor', () => {
+  const stops: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const stop of stops.splice(0)) await stop();
+  });
+
+  /** One instance: what it handled, in order, and the processor. `leases` may be wrapped (a dying instance). */
+  const instance = (
+    store: EventStore,
+    leases: PartitionLeases,
+    owner: string,
+    handle?: (events: RecordedEvent[], fence: Fence) => Promise<void>,
+  ) => {
+    const handled: RecordedEvent[] = [];
+    const processor = startPartitionedProcessor({
+      name: 'things',
+      partitions: PARTITIONS,
+      store,
+      leases,
+      owner,
+      logger: silentLogger,
+      eventTypes: ['Happened'],
+      keyOf: (event) => String(event.data.key),
+      handle: async (events, fence) => {
+        await handle?.(events, fence);
+        handled.push(...events);
+      },
+      timing: TIMING,
+    });
+    stops.push(() => processor.stop());
+    return { handled, processor };
+  };
+
+  const expectInKeyOrder = (events: RecordedEvent[]) => {
+    const last = new Map<string, number>();
+    for (const event of events) {
+      const key = String(event.data.key);
+      expect(event.data.n as number).toBeGreaterThan(last.get(key) ?? -1);
+      last.set(key, event.data.n as number);
+    }
+  };
+
+  it('splits the partitions among instances: each event handled once, each key in order, by its partition owner', async () => {
+    const store = createInMemoryEventStore();
+    const leases = createInMemoryPartitionLeases();
+    const [a, b, c] = ['a', 'b', 'c'].map((owner) => instance(store, leases, owner));
+    await expect
+      .poll(() => [a, b, c].map((i) => i!.processor.status().held.length).sort(), { timeout: 5_000 })
+      .toEqual([2, 3, 3]);
+    await appendKeyed(store, 400);
+    await expect.poll(() => a!.handled.length + b!.handled.length + c!.handled.length).toBe(400);
+    const all = [a!, b!, c!].flatMap((i) => i.handled);
+    expect(new Set(all.map((event) => event.id)).size).toBe(400);
+    for (const i of [a!, b!, c!]) {
+      expect(i.handled.length).toBeGreaterThan(0);
+      expectInKeyOrder(i.handled);
+      const held = new Set(i.processor.status().held);
+      for (const event of i.handled)
+        expect(held.has(partitionOf(String(event.data.key), PARTITIONS))).toBe(true);
+    }
+  });
+
+  it("takes over a dead instance's partitions once its leases run out, from their checkpoints", async () => {
+    const store = createInMemoryEventStore();
+    const leases = createInMemoryPartitionLeases();
+    let dead = false;
+    // A dead (or cut off) instance's calls never reach the database: its leases are left to run
+    // out, nothing is given back.
+    const unreachable = () => Promise.reject(new EventStoreUnavailableError('cut off'));
+    const dying: PartitionLeases = {
+      acquire: (...args) => (dead ? unreachable() : leases.acquire(...args)),
+      commit: (...args) => (dead ? unreachable() : leases.commit(...args)),
+      release: async () => {},
+    };
+    const a = instance(store, dying, 'a');
+    const b = instance(store, leases, 'b');
+    await expect.poll(() => b.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS / 2);
+    await appendKeyed(store, 100);
+    await expect.poll(() => a.handled.length + b.handled.length).toBe(100);
+    dead = true;
+    const diedAt = Date.now();
+    await expect.poll(() => b.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
+    expect(Date.now() - diedAt).toBeLessThan(TIMING.leaseMs + 5 * TIMING.renewMs + 500);
+    const handledByA = a.handled.length;
+    await appendKeyed(store, 100, 40, 100);
+    await expect.poll(() => b.handled.length, { timeout: 5_000 }).toBe(200 - handledByA);
+    expect(a.handled.length).toBe(handledByA);
+    const ids = [...a.handled, ...b.handled].map((event) => event.id);
+    expect(new Set(ids).size).toBe(200);
+  });
+
+  it('fences a paused instance: woken past its lease it applies nothing, and another instance handles its events', async () => {
+    const store = createInMemoryEventStore();
+    const leases = createInMemoryPartitionLeases();
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let appliedAfterPause = 0;
+    let fencedOff = 0;
+    // The first batch `a` gets stalls (a SIGSTOP, a long GC) until well past its lease, then tries to go on.
+    const a = instance(store, leases, 'a', async (_events, fence) => {
+      await paused;
+      try {
+        fence.assert();
+        appliedAfterPause++;
+      } catch (error) {
+        fencedOff++;
+        throw error;
+      }
+    });
+    await expect.poll(() => a.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
+    await appendKeyed(store, 50);
+    await sleep(50); // `a` is stuck in its first batch now
+    const b = instance(store, leases, 'b');
+    await expect.poll(() => b.handled.length, { timeout: 5_000 }).toBe(50);
+    release();
+    await expect.poll(() => fencedOff).toBe(1);
+    expect(appliedAfterPause).toBe(0);
+    expect(a.handled).toEqual([]);
+    await sleep(3 * TIMING.renewMs);
+    // The stale owner's checkpoint writes were refused: `b` holds the partitions at the log's end.
+    expect(b.processor.status().held.length).toBeGreaterThan(0);
+    expect(new Set(b.handled.map((event) => event.id)).size).toBe(50);
+  });
+});
