@@ -60,8 +60,13 @@ export async function serviceProcess(env: Record<string, string>) {
     });
   };
 
+  /** Sends a signal without waiting for an exit (SIGSTOP and SIGCONT pause and resume the process). */
+  const signal = (name: NodeJS.Signals) => {
+    child?.kill(name);
+  };
+
   await start();
-  return { url, start, kill, dispose: () => kill('SIGKILL') };
+  return { url, start, kill, signal, dispose: () => kill('SIGKILL') };
 }
 
 export const tokenFor = (sub: string, role: 'customer' | 'operator' = 'customer') =>
