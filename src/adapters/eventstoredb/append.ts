@@ -17,7 +17,7 @@ import {
 import { retry } from '../../application/retry.ts';
 import {
   AppendOutcomeUnknownError,
-  isTransient,
+  isTransientClientError,
   type RetryTiming,
   toStoreError,
   wasRefused,
@@ -84,7 +84,7 @@ export async function appendToStream(
         if (landed) return landed;
       }
       // Mapped errors are not transient to the policy: only the client's own transient ones are tried again.
-      if (conflict || !isTransient(error)) throw toStoreError(error, streamName, expected);
+      if (conflict || !isTransientClientError(error)) throw toStoreError(error, streamName, expected);
       if (!wasRefused(error)) {
         unsettled = error;
         const landed = await readBack(client, streamName, events, expected, error);
@@ -95,9 +95,9 @@ export async function appendToStream(
     }
   };
   try {
-    return await retry(once, { ...timing, retryOn: isTransient });
+    return await retry(once, { ...timing, retryOn: isTransientClientError });
   } catch (error) {
-    if (!isTransient(error)) throw error;
+    if (!isTransientClientError(error)) throw error;
     throw unsettled === null
       ? toStoreError(error, streamName, expected)
       : new AppendOutcomeUnknownError(streamName, ids(events), error);

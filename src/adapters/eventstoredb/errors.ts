@@ -38,7 +38,7 @@ export const wasRefused = (error: unknown): boolean =>
  * from a batch append, TimeoutError = ABORTED from a unary append or a dropped subscription), and
  * the NotHandled refusals above.
  */
-export const isTransient = (error: unknown): boolean =>
+export const isTransientClientError = (error: unknown): boolean =>
   error instanceof UnavailableError ||
   error instanceof CancelledError ||
   error instanceof NotLeaderError ||
@@ -80,14 +80,14 @@ export function toStoreError(
       typeof actual === 'bigint' ? Number(actual) : actual === NO_STREAM ? 'no_stream' : 'unknown',
     );
   }
-  if (isTransient(error)) {
+  if (isTransientClientError(error)) {
     const reason = error instanceof Error ? error.message || error.constructor.name : String(error);
     return new EventStoreUnavailableError(`EventStoreDB is unavailable: ${reason}`, { cause: error });
   }
   return error;
 }
 
-/** How many tries, how far apart; what is worth another try is the client's transient errors (isTransient). */
+/** How many tries, how far apart; what is worth another try is the client's transient errors (isTransientClientError). */
 export type RetryTiming = Pick<RetryPolicy, 'attempts' | 'delayMs'>;
 
 /** Three tries within about a third of a second: a leader election or a busy node, not an outage. */
@@ -99,7 +99,7 @@ export const DEFAULT_RETRY: RetryTiming = { attempts: 3, delayMs: backoff({ init
  */
 export async function withRetries<T>(timing: RetryTiming, work: () => Promise<T>): Promise<T> {
   try {
-    return await retry(work, { ...timing, retryOn: isTransient });
+    return await retry(work, { ...timing, retryOn: isTransientClientError });
   } catch (error) {
     throw toStoreError(error);
   }
