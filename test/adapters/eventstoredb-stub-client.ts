@@ -22,6 +22,11 @@ import { currentVersion } from '../../src/application/upcasting.ts';
  * Enumerators.cs, Enumerators.AllSubscriptionFiltered.cs, SubscriptionsService.cs); appends are
  * checked against the expected revision and the same ids at the same revision are taken as the
  * same write (idempotent append). `wire` counts the events each call hands to the adapter.
+ *
+ * `dispose()` ends the reads in flight as client 6.2.1 does: Client/index.js dispose cancels every
+ * gRPC call, grpc-js ends the cancelled stream and emits CANCELLED "Cancelled on client", and
+ * streams/utils/ReadStream.js drops that error (utils/isClientCancellationError.js): the read just
+ * ends, early and without an error. `holdReads` keeps reads in flight until released.
  */
 
 type Stored = {
@@ -57,6 +62,50 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
   const wire = { readAll: 0, readStream: 0, subscribeToAll: 0 };
   const calls = { appendToStream: 0, readStream: 0, readAll: 0, setStreamMetadata: 0, subscribeToAll: 0 };
   let nextPosition = 1_000n;
+  /** Reads in flight, which dispose cancels. */
+  const reads = new Set<{ cancel(): void; ended: Promise<void> }>();
+  /** While set, each read pauses once it has sent `after` events, until `gate` resolves. */
+  let hold: { gate: Promise<void>; after: number } | null = null;
+  let disposals = 0;
+
+  /** A read call that sends `events()` one by one, pauses on a hold and ends quietly when cancelled. */
+  function readCall(events: () => Stored[], counted: 'readAll' | 'readStream') {
+    let cancelled = false;
+    let started = false;
+    let wakeCancelled = () => {};
+    const onCancel = new Promise<void>((resolve) => {
+      wakeCancelled = resolve;
+    });
+    let end = () => {};
+    const ended = new Promise<void>((resolve) => {
+      end = resolve;
+    });
+    const read = {
+      cancel() {
+        cancelled = true;
+        wakeCancelled();
+        if (!started) end();
+      },
+      ended,
+    };
+    reads.add(read);
+    return (async function* () {
+      started = true;
+      try {
+        let sent = 0;
+        for (const event of events()) {
+          while (hold && sent >= hold.after && !cancelled) await Promise.race([hold.gate, onCancel]);
+          if (cancelled) return;
+          wire[counted]++;
+          sent++;
+          yield toResolved(event);
+        }
+      } finally {
+        reads.delete(read);
+        end();
+      }
+    })();
+  }
 
   const takeFault = (op: Op) => {
     const index = faults.findIndex((fault) => fault.op === op);
@@ -190,7 +239,7 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
       }: { fromRevision?: bigint | 'start' | 'end'; direction?: string; maxCount?: number | bigint } = {},
     ) {
       calls.readStream++;
-      return (async function* () {
+      return readCall(() => {
         const fault = takeFault('readStream');
         if (fault) throw fault.error;
         const stream = streams.get(streamName);
@@ -199,11 +248,8 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
         const from =
           fromRevision === 'start' ? 0 : fromRevision === 'end' ? stream.length - 1 : Number(fromRevision);
         const picked = backwards ? stream.slice(0, from + 1).reverse() : stream.slice(from);
-        for (const event of picked.slice(0, Number(maxCount))) {
-          wire.readStream++;
-          yield toResolved(event);
-        }
-      })();
+        return picked.slice(0, Number(maxCount));
+      }, 'readStream');
     },
 
     readAll({
@@ -216,7 +262,7 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
       maxCount?: number | bigint;
     } = {}) {
       calls.readAll++;
-      return (async function* () {
+      return readCall(() => {
         const fault = takeFault('readAll');
         if (fault) throw fault.error;
         const backwards = direction === 'backwards';
@@ -228,11 +274,8 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
               : backwards
                 ? log.filter((event) => event.position.commit <= fromPosition.commit).reverse()
                 : log.filter((event) => event.position.commit >= fromPosition.commit);
-        for (const event of picked.slice(0, Number(maxCount))) {
-          wire.readAll++;
-          yield toResolved(event);
-        }
-      })();
+        return picked.slice(0, Number(maxCount));
+      }, 'readAll');
     },
 
     subscribeToAll({
@@ -262,8 +305,15 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
       return subscription;
     },
 
+    /** As Client/index.js dispose: cancels every call in flight and waits for each to end. */
     async dispose() {
+      disposals++;
+      const ending = [...reads].map((read) => {
+        read.cancel();
+        return read.ended;
+      });
       for (const subscription of subscriptions) await subscription.unsubscribe();
+      await Promise.all(ending);
     },
   };
 
@@ -304,6 +354,23 @@ export function createStubClient({ throwOnAppendFailure = true } = {}) {
     },
     /** Live subscriptions open now. */
     openSubscriptions: () => [...subscriptions],
+    /** Reads pause once each has sent `afterEvents` events, until `release()`; dispose still ends them. */
+    holdReads: (afterEvents = 0) => {
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const held = { gate, after: afterEvents };
+      hold = held;
+      return () => {
+        if (hold === held) hold = null;
+        release();
+      };
+    },
+    /** Reads in flight now. */
+    readsInFlight: () => reads.size,
+    /** How many times the client was disposed. */
+    disposals: () => disposals,
     resetWire: () => Object.assign(wire, { readAll: 0, readStream: 0, subscribeToAll: 0 }),
   };
 }

@@ -12,13 +12,14 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
-import type {
-  EventStore,
-  ReadAllOptions,
-  RecordedEvent,
-  Snapshot,
-  SubscribeOptions,
-  Subscription,
+import {
+  type EventStore,
+  EventStoreUnavailableError,
+  type ReadAllOptions,
+  type RecordedEvent,
+  type Snapshot,
+  type SubscribeOptions,
+  type Subscription,
 } from '../../application/ports/event-store.ts';
 import { appendToStream } from './append.ts';
 import { DEFAULT_RETRY, type RetryTiming, withRetries } from './errors.ts';
@@ -37,22 +38,66 @@ const DEFAULT_BATCH_SIZE = 500;
 const HEAD_FIRST_PAGE = 8;
 /** Companion streams known capped in this process; forgetting one costs one refused metadata write. */
 const CAPPED_MEMO_SIZE = 10_000;
+/** How long `close` waits for subscriptions to stop and for calls in flight to end. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+
+export type EventStoreDBStoreOptions = {
+  retry?: RetryTiming;
+  /** Dispose the client on close: by default, when the store made it from a connection string. */
+  ownsClient?: boolean;
+  /** How long `close` waits for subscriptions and calls in flight before it gives up on them. */
+  closeTimeoutMs?: number;
+};
 
 /**
  * The EventStore port on EventStoreDB (gRPC client v6). Pass a connection string (the store then
- * owns the client and disposes it on close) or a client you own. Snapshots and checkpoints live in
- * companion streams capped to their latest event (`maxCount: 1`).
+ * owns the client and disposes it on close) or a client you own (close the store before you dispose
+ * it). Snapshots and checkpoints live in companion streams capped to their latest event (`maxCount: 1`).
+ *
+ * Shutdown: disposing the client cancels every call in flight, and a read cancelled that way ends
+ * early without an error (client 6.2.1 dist/streams/utils/ReadStream.js drops the "Cancelled on
+ * client" error, dist/utils/isClientCancellationError.js, while grpc-js ends the stream), which a
+ * caller would take for the end of the log. So `close` stops the subscriptions, refuses new calls,
+ * waits (up to `closeTimeoutMs`) for those in flight, and a read still running after that fails with
+ * EventStoreUnavailableError whatever the client yields: it never returns a truncated result.
  */
 export function createEventStoreDBStore(
   connection: string | EventStoreDBClient,
-  { retry = DEFAULT_RETRY }: { retry?: RetryTiming } = {},
+  {
+    retry = DEFAULT_RETRY,
+    ownsClient = typeof connection === 'string',
+    closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT_MS,
+  }: EventStoreDBStoreOptions = {},
 ): EventStore {
   const retrying = <T>(work: () => Promise<T>) => withRetries(retry, work);
-  const ownsClient = typeof connection === 'string';
   const client =
     typeof connection === 'string' ? EventStoreDBClient.connectionString(connection) : connection;
   const running = new Set<Subscription>();
   const capped = new Set<string>();
+  /** Port calls in flight, which `close` waits for. */
+  const inFlight = new Set<Promise<unknown>>();
+  /** Set once subscriptions have stopped: new calls are refused. */
+  let closed = false;
+  /** Set once `close` stopped waiting: a read still running may be cut short by the disposal. */
+  let abandoned = false;
+  let closing: Promise<void> | null = null;
+
+  /** Runs a port call unless the store is closed, and counts it in flight until it ends. */
+  function tracked<T>(kind: 'read' | 'write', work: () => Promise<T>): Promise<T> {
+    if (closed) return Promise.reject(new EventStoreUnavailableError('The EventStoreDB store is closed'));
+    const call = work().then((result) => {
+      if (kind === 'read' && abandoned)
+        throw new EventStoreUnavailableError(
+          'The EventStoreDB store closed while this read was running: its result may be cut short',
+        );
+      return result;
+    });
+    inFlight.add(call);
+    const forget = () => inFlight.delete(call);
+    call.then(forget, forget);
+    return call;
+  }
+  const reading = <T>(work: () => Promise<T>) => tracked('read', () => retrying(work));
 
   /**
    * Up to `maxCount` events of `$all` strictly beyond `from` (after it reading forwards, before it
@@ -155,10 +200,11 @@ export function createEventStoreDBStore(
   }
 
   const store: EventStore = {
-    append: (streamName, events, expected) => appendToStream(client, streamName, events, expected, retry),
+    append: (streamName, events, expected) =>
+      tracked('write', () => appendToStream(client, streamName, events, expected, retry)),
 
     readStream: (streamName, { fromRevision = 0, maxCount } = {}) =>
-      retrying(async () => {
+      reading(async () => {
         if (maxCount !== undefined && maxCount <= 0) return [];
         const events: RecordedEvent[] = [];
         try {
@@ -175,32 +221,54 @@ export function createEventStoreDBStore(
         return events;
       }),
 
-    readAll: (options) => retrying(() => readAll(options)),
-    headPosition: () => retrying(headPosition),
+    readAll: (options) => reading(() => readAll(options)),
+    headPosition: () => reading(headPosition),
     // The server assigns $all positions at commit: the newest visible event is the newest committed.
-    lastPosition: () => retrying(headPosition),
+    lastPosition: () => reading(headPosition),
     subscribe,
 
     readCheckpoint: (name) =>
-      retrying(async () => {
+      reading(async () => {
         const latest = await readLatest(checkpointStreamName(name));
         return latest === null ? null : Number(latest.position);
       }),
 
     storeCheckpoint: (name, position) =>
-      retrying(() => writeLatest(checkpointStreamName(name), 'CheckpointStored', { position })),
-
-    readSnapshot: (streamName) =>
-      retrying(async () => (await readLatest(snapshotStreamName(streamName))) as Snapshot | null),
-
-    writeSnapshot: (streamName, snapshot) =>
-      retrying(() =>
-        writeLatest(snapshotStreamName(streamName), 'SnapshotTaken', snapshot as unknown as JSONType),
+      tracked('write', () =>
+        retrying(() => writeLatest(checkpointStreamName(name), 'CheckpointStored', { position })),
       ),
 
-    async close() {
-      await Promise.all([...running].map((subscription) => subscription.stop()));
-      if (ownsClient) await client.dispose();
+    readSnapshot: (streamName) =>
+      reading(async () => (await readLatest(snapshotStreamName(streamName))) as Snapshot | null),
+
+    writeSnapshot: (streamName, snapshot) =>
+      tracked('write', () =>
+        retrying(() =>
+          writeLatest(snapshotStreamName(streamName), 'SnapshotTaken', snapshot as unknown as JSONType),
+        ),
+      ),
+
+    close() {
+      closing ??= (async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, closeTimeoutMs);
+        });
+        try {
+          // Subscriptions first: stopping, one may still store its checkpoint.
+          await Promise.race([
+            Promise.all([...running].map((subscription) => subscription.stop())),
+            deadline,
+          ]);
+          closed = true;
+          await Promise.race([Promise.allSettled([...inFlight]), deadline]);
+        } finally {
+          clearTimeout(timer);
+        }
+        abandoned = true;
+        if (ownsClient) await client.dispose();
+      })();
+      return closing;
     },
   };
   return store;
