@@ -1,9 +1,11 @@
 /**
- * npm run bench:api [-- --transfers N --accounts N --clients N --fresh-tokens --json]: drives
- * `esbank serve` (its own process, auth on) over real HTTP: POST /transfers latency and rate, then
- * completed transfers/s end to end (until every transfer is terminal and projected), and the CPU
- * each transfer cost the service, PostgreSQL and this client. --fresh-tokens gives every transfer
- * a token of its own, so each pays the verification the service caches otherwise.
+ * npm run bench:api [-- --transfers N --accounts N --clients N --instances N --fresh-tokens --json]:
+ * drives `esbank serve` (its own process, auth on; --instances of them on one database, requests
+ * spread round-robin) over real HTTP: POST /transfers latency and rate, GET /accounts/:id latency
+ * under that load, requested-to-terminal time of each transfer (from the log), completed
+ * transfers/s end to end (until every transfer is terminal and projected), and the CPU each
+ * transfer cost the services, PostgreSQL and this client. --fresh-tokens gives every transfer a
+ * token of its own, so each pays the verification the service caches otherwise.
  */
 import { Agent } from 'node:http';
 import { availableParallelism } from 'node:os';
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     transfers: { type: 'string', default: '4000' },
     accounts: { type: 'string', default: '200' },
     clients: { type: 'string', default: '32' },
+    instances: { type: 'string', default: '1' },
     // Every transfer with a token of its own: each request pays the HS256 verification that the
     // service otherwise caches per token. The difference to a normal run is what auth costs.
     'fresh-tokens': { type: 'boolean', default: false },
@@ -29,11 +32,14 @@ const { values } = parseArgs({
 const TRANSFERS = Number(values.transfers);
 const ACCOUNTS = Number(values.accounts);
 const CLIENTS = Number(values.clients);
+const INSTANCES = Number(values.instances);
 const log = (message: string) => !values.json && process.stderr.write(`${message}\n`);
 
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
 const db = await createBenchDatabase();
-const service = await spawnService({ DATABASE_URL: db.url, RATE_LIMIT_PER_MINUTE: '10000000' });
+const services = [];
+for (let i = 0; i < INSTANCES; i++)
+  services.push(await spawnService({ DATABASE_URL: db.url, RATE_LIMIT_PER_MINUTE: '10000000' }));
 try {
   const operator = await mintToken({ sub: 'bench-ops', role: 'operator' }, BENCH_SECRET);
   const customer = await mintToken({ sub: 'bench-customer' }, BENCH_SECRET);
@@ -45,7 +51,9 @@ try {
         ),
       )
     : null;
-  const post = jsonPoster(service.url, agent);
+  const posters = services.map((service) => jsonPoster(service.url, agent));
+  let turn = 0;
+  const post: ReturnType<typeof jsonPoster> = (...args) => posters[turn++ % posters.length]!(...args);
 
   log(`opening ${ACCOUNTS} accounts...`);
   const accounts: string[] = [];
@@ -63,9 +71,26 @@ try {
   const statuses = new Map<number, number>();
   let next = 0;
   const meter = cpuMeter(db.sql, new URL(db.url).pathname.slice(1), {
-    service: service.child.pid!,
+    ...Object.fromEntries(services.map((service, i) => [`service${i}`, service.child.pid!])),
     client: process.pid,
   });
+  // A reader beside the load: GET /accounts/:id every 20 ms (it waits for the read model to reach
+  // the newest committed event, so this is what read-your-writes costs under load).
+  // Every other read passes ?minPosition=1, which waits for nothing: the difference is the wait.
+  const reads: number[] = [];
+  const unwaitedReads: number[] = [];
+  let loading = true;
+  const reader = (async () => {
+    for (let i = 0; loading; i++) {
+      const t0 = performance.now();
+      const query = i % 2 === 1 ? '?minPosition=1' : '';
+      await fetch(`${services[i % services.length]!.url}/accounts/${accounts[i % ACCOUNTS]}${query}`, {
+        headers: { authorization: `Bearer ${operator}` },
+      }).then((response) => response.text());
+      (query ? unwaitedReads : reads).push(performance.now() - t0);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  })();
   const cpuAtStart = await meter.read();
   const started = performance.now();
   await Promise.all(
@@ -88,6 +113,8 @@ try {
     }),
   );
   const postSeconds = (performance.now() - started) / 1000;
+  loading = false;
+  await reader;
   bar?.stop();
 
   log('waiting until every transfer is terminal and projected...');
@@ -102,6 +129,22 @@ try {
   const totalSeconds = (performance.now() - started) / 1000;
   const cpu = await meter.spent(cpuAtStart);
   const done = await ended();
+  // Requested to terminal, as the log's own timeline has it (occurredAt of each transfer's first and last event).
+  const [timeline] = await db.sql<{ p50: number; p99: number }[]>`
+    WITH spans AS (
+      SELECT data->>'transferId' AS id,
+             max((metadata->>'occurredAt')::timestamptz) FILTER (WHERE type IN ('TransferCompleted', 'TransferCancelled'))
+               - min((metadata->>'occurredAt')::timestamptz) FILTER (WHERE type = 'TransferRequested') AS took
+      FROM events WHERE stream_name LIKE 'transfer-%' GROUP BY 1)
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM took) * 1000) AS p50,
+           percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM took) * 1000) AS p99
+    FROM spans WHERE took IS NOT NULL`;
+  reads.sort((a, b) => a - b);
+  unwaitedReads.sort((a, b) => a - b);
+  const serviceCpu = services.reduce<number | null>((total, _, i) => {
+    const ms = cpu.byProcess[`service${i}`];
+    return total === null || ms == null ? null : total + ms;
+  }, 0);
   const [sums] = await db.sql<
     { available: number; pending: number }[]
   >`SELECT sum(available)::bigint AS available, sum(pending)::bigint AS pending FROM balances`;
@@ -112,16 +155,22 @@ try {
     transfers: TRANSFERS,
     accounts: ACCOUNTS,
     clients: CLIENTS,
+    instances: INSTANCES,
     statuses: Object.fromEntries(statuses),
     postP50Ms: percentile(latencies, 50),
     postP99Ms: percentile(latencies, 99),
     postsPerSecond: TRANSFERS / postSeconds,
+    getAccountP50Ms: percentile(reads, 50),
+    getAccountP99Ms: percentile(reads, 99),
+    getAccountNoWaitP50Ms: percentile(unwaitedReads, 50),
+    requestedToTerminalP50Ms: timeline!.p50,
+    requestedToTerminalP99Ms: timeline!.p99,
     terminalTransfers: done,
     completedPerSecondEndToEnd: done / totalSeconds,
     conserved: sums!.available === ACCOUNTS * 1_000_000 && sums!.pending === 0,
     /** CPU per transfer while the transfers ran, in ms: where the time goes. */
     cpuMsPerTransfer: {
-      service: perTransfer(cpu.byProcess.service),
+      service: perTransfer(serviceCpu),
       client: perTransfer(cpu.byProcess.client),
       postgres: perTransfer(cpu.postgresMs),
     },
@@ -131,15 +180,17 @@ try {
   } else {
     const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d });
     console.log(`
-esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clients, auth on${values['fresh-tokens'] ? ', a token per transfer' : ''}, service in its own process)
+esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clients, auth on${values['fresh-tokens'] ? ', a token per transfer' : ''}, ${INSTANCES} service process${INSTANCES > 1 ? 'es' : ''})
   POST /transfers      p50 ${f(results.postP50Ms, 1)} ms   p99 ${f(results.postP99Ms, 1)} ms   ${f(results.postsPerSecond)} POST/s   statuses ${JSON.stringify(results.statuses)}
+  GET /accounts/:id    p50 ${f(results.getAccountP50Ms, 1)} ms   p99 ${f(results.getAccountP99Ms, 1)} ms   (${reads.length} reads during the load; with ?minPosition=1, no wait: p50 ${f(results.getAccountNoWaitP50Ms, 1)} ms)
+  requested→terminal   p50 ${f(results.requestedToTerminalP50Ms, 1)} ms   p99 ${f(results.requestedToTerminalP99Ms, 1)} ms
   end to end           ${f(done)} terminal and projected in ${f(totalSeconds, 1)} s = ${f(results.completedPerSecondEndToEnd)} transfers/s
-  CPU per transfer     service ${f(results.cpuMsPerTransfer.service ?? Number.NaN, 2)} ms   PostgreSQL ${f(results.cpuMsPerTransfer.postgres ?? Number.NaN, 2)} ms   this client ${f(results.cpuMsPerTransfer.client ?? Number.NaN, 2)} ms   (${availableParallelism()} cores)
+  CPU per transfer     service${INSTANCES > 1 ? 's' : ''} ${f(results.cpuMsPerTransfer.service ?? Number.NaN, 2)} ms   PostgreSQL ${f(results.cpuMsPerTransfer.postgres ?? Number.NaN, 2)} ms   this client ${f(results.cpuMsPerTransfer.client ?? Number.NaN, 2)} ms   (${availableParallelism()} cores)
   money conserved      ${results.conserved}
   (for the store's own ceiling, run npm run bench:store)`);
   }
 } finally {
   agent.destroy();
-  await service.stop();
+  await Promise.all(services.map((service) => service.stop()));
   await db.drop();
 }

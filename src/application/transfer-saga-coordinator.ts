@@ -10,12 +10,13 @@ import {
 } from '../sagas/transfer-saga.ts';
 import type { CommandContext } from './aggregate-repository.ts';
 import type { AccountRepository, TransferRepository } from './banking-service.ts';
+import { startPartitionedProcessor } from './partitioned-processor.ts';
 import type { Clock } from './ports/clock.ts';
 import { type EventStore, type RecordedEvent, WrongExpectedRevisionError } from './ports/event-store.ts';
 import type { AppLogger } from './ports/logger.ts';
 import type { PartitionLeases } from './ports/partition-leases.ts';
 import type { SagaStore } from './ports/saga-store.ts';
-import { type Fence, LeaseLostError, type LeaseTiming, startPartitionedProcessor } from './processor.ts';
+import { type Fence, LeaseLostError, type LeaseTiming } from './processor.ts';
 import { backoff, isTransient, type RetryPolicy, retry } from './retry.ts';
 import { inEventSpan } from './tracing.ts';
 

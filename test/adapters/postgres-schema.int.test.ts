@@ -3,11 +3,12 @@ import { getTableConfig, PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as eventStore from '../../src/adapters/postgres/schema/event-store.ts';
 import * as idempotency from '../../src/adapters/postgres/schema/idempotency.ts';
+import * as processors from '../../src/adapters/postgres/schema/processors.ts';
 import * as readModels from '../../src/adapters/postgres/schema/read-models.ts';
 import * as saga from '../../src/adapters/postgres/schema/saga.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
-const tables = [eventStore, idempotency, readModels, saga]
+const tables = [eventStore, idempotency, processors, readModels, saga]
   .flatMap((module) => Object.values(module))
   .filter((value): value is PgTable => is(value, PgTable))
   .map((table) => getTableConfig(table));

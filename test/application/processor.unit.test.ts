@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.ts';
 import { createInMemoryPartitionLeases } from '../../src/adapters/memory/partition-leases.ts';
+import { partitionOf, startPartitionedProcessor } from '../../src/application/partitioned-processor.ts';
 import {
   type EventStore,
   EventStoreUnavailableError,
@@ -8,7 +9,7 @@ import {
 } from '../../src/application/ports/event-store.ts';
 import { silentLogger } from '../../src/application/ports/logger.ts';
 import type { PartitionLeases } from '../../src/application/ports/partition-leases.ts';
-import { type Fence, partitionOf, startPartitionedProcessor } from '../../src/application/processor.ts';
+import type { Fence } from '../../src/application/processor.ts';
 
 const PARTITIONS = 8;
 const TIMING = { leaseMs: 400, renewMs: 50 };
@@ -123,10 +124,14 @@ describe('partitioned processor', () => {
     expect(Date.now() - diedAt).toBeLessThan(TIMING.leaseMs + 5 * TIMING.renewMs + 500);
     const handledByA = a.handled.length;
     await appendKeyed(store, 100, 40, 100);
-    await expect.poll(() => b.handled.length, { timeout: 5_000 }).toBe(200 - handledByA);
+    const ids = () => new Set([...a.handled, ...b.handled].map((event) => event.id));
+    await expect.poll(() => ids().size, { timeout: 5_000 }).toBe(200);
     expect(a.handled.length).toBe(handledByA);
-    const ids = [...a.handled, ...b.handled].map((event) => event.id);
-    expect(new Set(ids).size).toBe(200);
+    // At least once: what `b` handled again is only what `a` handled after its last checkpoint write.
+    const byA = new Set(a.handled.map((event) => event.id));
+    const again = b.handled.filter((event) => byA.has(event.id));
+    expect(again.length).toBeLessThan(PARTITIONS * 2);
+    expect(b.handled.filter((event) => (event.data.n as number) >= 100)).toHaveLength(100);
   });
 
   it('fences a paused instance: woken past its lease it applies nothing, and another instance handles its events', async () => {
@@ -155,7 +160,7 @@ describe('partitioned processor', () => {
     const b = instance(store, leases, 'b');
     await expect.poll(() => b.handled.length, { timeout: 5_000 }).toBe(50);
     release();
-    await expect.poll(() => fencedOff).toBe(1);
+    await expect.poll(() => fencedOff).toBeGreaterThan(0);
     expect(appliedAfterPause).toBe(0);
     expect(a.handled).toEqual([]);
     await sleep(3 * TIMING.renewMs);

@@ -1,10 +1,10 @@
 import type { BankingService } from '../../application/banking-service.ts';
 import type { IntegrationRelay } from '../../application/integration-relay.ts';
+import type { ProcessorStatus } from '../../application/partitioned-processor.ts';
 import type { EventStore } from '../../application/ports/event-store.ts';
 import type { IdempotencyStore } from '../../application/ports/idempotency-store.ts';
 import type { ReadModel } from '../../application/ports/read-model.ts';
 import type { SagaStore } from '../../application/ports/saga-store.ts';
-import type { ProcessorStatus } from '../../application/processor.ts';
 import type { Logger } from '../logging.ts';
 import type { Metrics } from './metrics.ts';
 

@@ -1,7 +1,7 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { RelayStatus } from '../../application/integration-relay.ts';
-import type { ProcessorStatus } from '../../application/processor.ts';
+import type { ProcessorStatus } from '../../application/partitioned-processor.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
 import { problemResponse } from './problem.ts';
 

@@ -274,13 +274,13 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
     },
 
     /**
-     * Waits (at most `timeoutMs`) until every read model has applied the event at `position`;
+     * Waits (at most `timeoutMs`) until every read model (or `only` that one) has applied the event at `position`;
      * woken by the runners' notifications, polling as a fallback. False when time ran out.
      */
-    async waitForPosition(target: number, timeoutMs: number): Promise<boolean> {
-      if ((await position()) >= target) return true;
+    async waitForPosition(target: number, timeoutMs: number, only?: ProjectionName): Promise<boolean> {
+      const reached = async () => (only ? (await checkpoints())[only] : await currentPosition());
       return (
-        (await waitFor(async () => ((await currentPosition()) >= target ? true : null), timeoutMs)) ?? false
+        (await waitFor(async () => ((await reached()) >= target ? true : null), timeoutMs, only)) ?? false
       );
     },
 

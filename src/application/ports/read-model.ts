@@ -51,6 +51,9 @@ export type TransferQuery = {
 export type Page<Item> = { items: Item[]; nextCursor: string | null };
 
 /** The queries the API answers, and how far the projections behind them have got. */
+/** The read models (SPEC §5), each kept by its own projection. */
+export type ReadModelName = 'balances' | 'history' | 'transfers';
+
 export type ReadModel = {
   getAccount(accountId: string): Promise<AccountView | null>;
   getHistory(accountId: string, query: { limit: number; cursor?: number }): Promise<Page<HistoryItem>>;
@@ -61,8 +64,11 @@ export type ReadModel = {
   transferCounts(): Promise<Array<{ status: string; count: number }>>;
   /** The log position each projection has applied up to. */
   checkpoints(): Promise<Record<string, number>>;
-  /** Waits (bounded) until every projection has applied `position`; false when time ran out. */
-  waitForPosition(position: number, timeoutMs: number): Promise<boolean>;
+  /**
+   * Waits (bounded) until every projection, or only the one named (the one a query reads), has
+   * applied `position`; false when time ran out.
+   */
+  waitForPosition(position: number, timeoutMs: number, readModel?: ReadModelName): Promise<boolean>;
   /** The transfer as soon as the read model shows it ended (not PENDING); null if it has not within `timeoutMs`. */
   waitForTransferEnd(transferId: string, timeoutMs: number): Promise<TransferView | null>;
   close(): Promise<void>;

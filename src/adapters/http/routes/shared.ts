@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import type { ReadModelName } from '../../../application/ports/read-model.ts';
 import { decodeCursor } from '../../../application/ports/read-model.ts';
 import type { AccountState } from '../../../domain/account/index.ts';
 import { mayAccess } from '../auth.ts';
@@ -52,10 +53,13 @@ export async function requireAccessTo(c: Context<AppEnv>, deps: HttpDeps, accoun
   requireAccess(c, accountId, state);
 }
 
-/** Queries read the projections once they have reached `minPosition` (default: the log's head now). */
-export async function catchUp(deps: HttpDeps, minPosition?: number) {
+/**
+ * A query reads its read model once that has reached `minPosition` (default: the newest committed
+ * event now, so a client reads its own writes). It waits only for the projection it reads.
+ */
+export async function catchUp(deps: HttpDeps, readModel: ReadModelName, minPosition?: number) {
   const target = minPosition ?? (await deps.store.lastPosition());
-  await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000);
+  await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000, readModel);
 }
 
 /** The position inside a page cursor this API gave out; anything else is a 400. */

@@ -117,7 +117,7 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     async (c) => {
       const { id } = c.req.valid('param');
       c.set('correlationId', id);
-      await catchUp(deps, c.req.valid('query').minPosition);
+      await catchUp(deps, 'transfers', c.req.valid('query').minPosition);
       return c.json((await visibleTransfer(c, deps, id)) as z.infer<typeof Transfer>, 200);
     },
   );
@@ -135,7 +135,7 @@ export function transferRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const query = c.req.valid('query');
       const principal = c.get('principal');
       const cursor = cursorFrom(query.cursor);
-      await catchUp(deps, query.minPosition);
+      await catchUp(deps, 'transfers', query.minPosition);
       if (query.accountId && !mayAccess(principal, await deps.readModel.ownerOfAccount(query.accountId)))
         throw notFound('Account', query.accountId);
       const page = await deps.readModel.listTransfers({

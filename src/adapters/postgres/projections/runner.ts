@@ -83,8 +83,11 @@ export async function applyBatch(
 ): Promise<number> {
   const { last } = batch;
   return sql.begin(async (tx) => {
+    // Read models are derived: a batch lost in a crash goes with its checkpoint and is applied
+    // again, so the commit need not wait for the WAL flush.
     const [row] = await tx<{ position: number }[]>`
-      SELECT position FROM projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`;
+      SELECT position, set_config('synchronous_commit', 'off', true)
+      FROM projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`;
     if (lease && !(await holdsLease(tx, lease)))
       throw new LeaseLostError(`${lease.processor}: this instance no longer holds it`);
     const from = row?.position ?? 0;

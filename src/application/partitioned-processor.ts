@@ -1,0 +1,192 @@
+import type { EventStore, RecordedEvent, Subscription } from './ports/event-store.ts';
+import type { AppLogger } from './ports/logger.ts';
+import type { PartitionClaim, PartitionLeases } from './ports/partition-leases.ts';
+import { type Fence, keepLeases, LeaseLostError, type LeaseTiming, type Tenure } from './processor.ts';
+
+/** FNV-1a: a stable partition for a key, the same in every process. */
+export function partitionOf(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % partitions;
+}
+
+export type ProcessorStatus = {
+  processor: string;
+  partitions: number;
+  /** The partitions this instance holds now. */
+  held: number[];
+  /** Events this instance handled since it started. */
+  handled: number;
+};
+
+export type PartitionedProcessor = { stop(): Promise<void>; status(): ProcessorStatus };
+
+/** Events handed over and not yet handled, at most: the reader waits beyond it. */
+const MAX_IN_FLIGHT = 512;
+
+/**
+ * A checkpointed processor split into partitions (SPEC §3). Events are keyed (`keyOf`: the saga's
+ * transfer id, so one transfer's events and the account events it causes share a partition), and
+ * each instance handles the partitions it leases: it follows the log from the lowest checkpoint
+ * it holds and hands `handle` each event of its partitions past their checkpoints.
+ *
+ * Events of one key are handled one after another, in log order; different keys run at once, and
+ * the reader goes on reading while they do (at most MAX_IN_FLIGHT events in hand), so one hop of
+ * a saga costs its own step, not the slowest step of a batch. The checkpoints move, under their
+ * fences, to the low-water mark: the position below which every event is handled. A lost lease
+ * (rebalanced, or this process paused past it) fails `fence.assert()` in the handler and the
+ * checkpoint write; a failure stops what is in hand, and the work restarts from the checkpoints.
+ */
+export function startPartitionedProcessor(options: {
+  name: string;
+  partitions: number;
+  store: EventStore;
+  leases: PartitionLeases;
+  owner: string;
+  logger: AppLogger;
+  eventTypes: readonly string[];
+  keyOf: (event: RecordedEvent) => string;
+  handle: (events: RecordedEvent[], fence: Fence) => Promise<void>;
+  batchSize?: number;
+  timing?: LeaseTiming;
+}): PartitionedProcessor {
+  const { name, partitions, store, leases, owner, logger } = options;
+  let current: { subscription: Subscription; drain(): Promise<void> } | undefined;
+  let handled = 0;
+
+  /** One tenure's work: a subscription from the lowest checkpoint held, and its lanes of keys. */
+  const follow = (claims: readonly PartitionClaim[], tenure: Tenure, restart: () => void) => {
+    const owned = new Map(claims.map((claim) => [claim.partition, { ...claim }]));
+    const fence: Fence = {
+      assert() {
+        for (const claim of owned.values())
+          if (!tenure.holds(claim)) throw new LeaseLostError(`${name} partition ${claim.partition} was lost`);
+      },
+    };
+    /** Positions handed over and not yet handled, in log order (a Map keeps insertion order). */
+    const inFlight = new Map<number, true>();
+    const lanes = new Map<string, Promise<void>>();
+    let readTo = Math.min(...claims.map((claim) => claim.position));
+    let committed = readTo;
+    let failed: unknown;
+    let room: (() => void) | undefined;
+    let committing: Promise<void> | undefined;
+    let commitAgain = false;
+
+    const fail = (error: unknown) => {
+      if (failed !== undefined) return;
+      failed = error;
+      if (!(error instanceof LeaseLostError))
+        logger.warn({ err: error, processor: name }, 'processor failed; restarting from its checkpoints');
+      restart();
+    };
+    /** Every event at or below it is handled. */
+    const lowWaterMark = () => {
+      const oldest = inFlight.keys().next();
+      return oldest.done ? readTo : oldest.value - 1;
+    };
+    const commit = () => {
+      if (committing) {
+        commitAgain = true;
+        return committing;
+      }
+      committing = (async () => {
+        do {
+          commitAgain = false;
+          const position = lowWaterMark();
+          if (position <= committed || failed !== undefined) continue;
+          const moved = [...owned.values()].map((claim) => ({ ...claim, position }));
+          const written = await leases.commit(name, owner, moved);
+          if (written.length < moved.length)
+            throw new LeaseLostError(`${name}: a checkpoint write was fenced off`);
+          committed = position;
+        } while (commitAgain);
+      })()
+        .catch(fail)
+        .finally(() => {
+          committing = undefined;
+        });
+      return committing;
+    };
+
+    const run = (event: RecordedEvent) => async () => {
+      if (failed !== undefined) return;
+      try {
+        await options.handle([event], fence);
+        handled++;
+        inFlight.delete(event.position);
+        room?.();
+        void commit();
+      } catch (error) {
+        fail(error);
+      }
+    };
+
+    const subscription = store.subscribe({
+      after: readTo,
+      eventTypes: options.eventTypes,
+      batchSize: options.batchSize ?? 500,
+      handle: async (events) => {
+        if (failed !== undefined) throw failed;
+        fence.assert();
+        for (const event of events) {
+          const claim = owned.get(partitionOf(options.keyOf(event), partitions));
+          if (!claim || event.position <= claim.position) continue;
+          const key = options.keyOf(event);
+          inFlight.set(event.position, true);
+          const tail = (lanes.get(key) ?? Promise.resolve()).then(run(event));
+          lanes.set(key, tail);
+          void tail.then(() => lanes.get(key) === tail && lanes.delete(key));
+        }
+        readTo = events[events.length - 1]!.position;
+        void commit();
+        while (inFlight.size > MAX_IN_FLIGHT && failed === undefined)
+          await new Promise<void>((resolve) => {
+            room = resolve;
+          });
+      },
+    });
+    subscription.done.catch(fail);
+
+    return {
+      subscription,
+      /** Stops reading, lets the lanes finish (or skip, after a failure), then writes the last checkpoint. */
+      async drain() {
+        await subscription.stop();
+        room?.();
+        await Promise.all([...lanes.values()]);
+        await commit();
+      },
+    };
+  };
+
+  const keeper = keepLeases({
+    leases,
+    processor: name,
+    partitions,
+    owner,
+    logger,
+    ...(options.timing ? { timing: options.timing } : {}),
+    async onChange(claims, tenure) {
+      await current?.drain();
+      current = undefined;
+      if (claims.length === 0) return;
+      current = follow(claims, tenure, () => keeper.restart());
+      logger.debug({ processor: name, partitions: claims.map((c) => c.partition) }, 'processor partitions');
+    },
+  });
+
+  return {
+    stop: () =>
+      keeper.stop(async () => {
+        await current?.drain();
+        current = undefined;
+      }),
+    status: () => ({
+      processor: name,
+      partitions,
+      held: keeper.tenure.claims().map((claim) => claim.partition),
+      handled,
+    }),
+  };
+}
