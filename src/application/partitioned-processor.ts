@@ -23,6 +23,7 @@ export type PartitionedProcessor = { stop(): Promise<void>; status(): ProcessorS
 
 /** Events handed over and not yet handled, at most: the reader waits beyond it. */
 const MAX_IN_FLIGHT = 512;
+const COMMIT_EVERY_MS = 100;
 
 /**
  * A checkpointed processor split into partitions (SPEC §3). Events are keyed (`keyOf`: the saga's
@@ -57,12 +58,7 @@ export function startPartitionedProcessor(options: {
   /** One tenure's work: a subscription from the lowest checkpoint held, and its lanes of keys. */
   const follow = (claims: readonly PartitionClaim[], tenure: Tenure, restart: () => void) => {
     const owned = new Map(claims.map((claim) => [claim.partition, { ...claim }]));
-    const fence: Fence = {
-      assert() {
-        for (const claim of owned.values())
-          if (!tenure.holds(claim)) throw new LeaseLostError(`${name} partition ${claim.partition} was lost`);
-      },
-    };
+    const fence = tenure.fence(`${name} partitions ${claims.map((claim) => claim.partition).join(',')}`);
     /** Positions handed over and not yet handled, in log order (a Map keeps insertion order). */
     const inFlight = new Map<number, true>();
     const lanes = new Map<string, Promise<void>>();
@@ -84,6 +80,14 @@ export function startPartitionedProcessor(options: {
     const lowWaterMark = () => {
       const oldest = inFlight.keys().next();
       return oldest.done ? readTo : oldest.value - 1;
+    };
+    /** Checkpoints are written at most every COMMIT_EVERY_MS: off the hop's path, and one statement for many events. */
+    let commitTimer: NodeJS.Timeout | undefined;
+    const commitSoon = () => {
+      commitTimer ??= setTimeout(() => {
+        commitTimer = undefined;
+        void commit();
+      }, COMMIT_EVERY_MS);
     };
     const commit = () => {
       if (committing) {
@@ -116,7 +120,7 @@ export function startPartitionedProcessor(options: {
         handled++;
         inFlight.delete(event.position);
         room?.();
-        void commit();
+        commitSoon();
       } catch (error) {
         fail(error);
       }
@@ -139,7 +143,7 @@ export function startPartitionedProcessor(options: {
           void tail.then(() => lanes.get(key) === tail && lanes.delete(key));
         }
         readTo = events[events.length - 1]!.position;
-        void commit();
+        commitSoon();
         while (inFlight.size > MAX_IN_FLIGHT && failed === undefined)
           await new Promise<void>((resolve) => {
             room = resolve;
@@ -155,6 +159,8 @@ export function startPartitionedProcessor(options: {
         await subscription.stop();
         room?.();
         await Promise.all([...lanes.values()]);
+        clearTimeout(commitTimer);
+        commitTimer = undefined;
         await commit();
       },
     };

@@ -22,8 +22,11 @@ const DEFAULT_RENEW_MS = 1_000;
 /** What an instance holds of one processor right now, and until when it may act on it by its own clock. */
 export type Tenure = {
   claims(): readonly PartitionClaim[];
-  /** True while `claim` (partition and fence) is still held and its lease has not run out locally. */
-  holds(claim: PartitionClaim): boolean;
+  /**
+   * A fence for work on what is held now: it throws LeaseLostError once what is held changes (a
+   * partition lost, gained or claimed anew) or the lease runs out by this process's clock.
+   */
+  fence(what: string): Fence;
 };
 
 /**
@@ -48,14 +51,22 @@ export function keepLeases(options: {
   const stopping = new AbortController();
   let held: readonly PartitionClaim[] = [];
   let validUntil = 0;
+  /** Bumped whenever what is held changes: fences of an older tenure fail. */
+  let generation = 0;
   let restartAsked = false;
   let wake = new AbortController();
 
   const tenure: Tenure = {
     claims: () => held,
-    holds: (claim) =>
-      performance.now() < validUntil &&
-      held.some((c) => c.partition === claim.partition && c.fence === claim.fence),
+    fence(what) {
+      const of = generation;
+      return {
+        assert() {
+          if (of !== generation || performance.now() >= validUntil)
+            throw new LeaseLostError(`${processor}: ${what} is no longer this instance's`);
+        },
+      };
+    },
   };
   const shape = (claims: readonly PartitionClaim[]) => claims.map((c) => `${c.partition}:${c.fence}`).join();
 
@@ -70,6 +81,7 @@ export function keepLeases(options: {
         logger.warn({ err: error, processor }, 'partition leases not renewed; retrying');
       }
       if (performance.now() >= validUntil) held = [];
+      if (shape(held) !== applied) generation++;
       if (shape(held) !== applied || restartAsked) {
         restartAsked = false;
         applied = shape(held);
@@ -98,6 +110,7 @@ export function keepLeases(options: {
       await running;
       await drain();
       held = [];
+      generation++;
       await leases.release(owner).catch(() => {});
     },
   };
@@ -128,11 +141,7 @@ export function runWhileLeased(options: {
       running = undefined;
       const [claim] = claims;
       if (!claim) return;
-      running = options.start(claim, {
-        assert() {
-          if (!tenure.holds(claim)) throw new LeaseLostError(`${options.name} was lost`);
-        },
-      });
+      running = options.start(claim, tenure.fence(options.name));
     },
   });
   return {
