@@ -222,7 +222,7 @@ const commands = [
 ];
 
 describe('model-based: the bank under retries, deadlines, closings and coordinator crashes', () => {
-  it('conserves money, keeps SPEC’s rules and ends every transfer (seed printed on failure; replay with FC_SEED and FC_PATH)', async () => {
+  it('conserves money, keeps SPEC’s rules and ends every transfer (seed printed; replay with FC_SEED and FC_PATH)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { size: '+1' }), async (cmds) => {
         const store = createInMemoryEventStore();
@@ -271,7 +271,7 @@ describe('model-based: the bank under retries, deadlines, closings and coordinat
             .sort(),
         );
       }),
-      { numRuns: Number(process.env.FC_RUNS ?? 1000), ...replaySeed(), verbose: 1 },
+      { numRuns: Number(process.env.FC_RUNS ?? 1000), ...replaySeed('model-based test'), verbose: 1 },
     );
   });
 });

@@ -128,7 +128,7 @@ describe('transfer saga under random interleavings (property)', () => {
           expect(await sagaStore.parked(), 'no compensation refused, nothing parked').toEqual([]);
         },
       ),
-      { numRuns: Number(process.env.FC_RUNS ?? 1000), ...replaySeed() },
+      { numRuns: Number(process.env.FC_RUNS ?? 1000), ...replaySeed('saga property test') },
     );
   });
 });

@@ -221,7 +221,10 @@ export async function expectMoneyRules(store: EventStore) {
 }
 
 /** fast-check prints the seed and path of a failing run; FC_SEED and FC_PATH replay it. */
-export const replaySeed = () =>
-  process.env.FC_SEED === undefined
-    ? {}
-    : { seed: Number(process.env.FC_SEED), ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}) };
+export const replaySeed = (name = 'property') => {
+  // Every run prints its seed, so any run (not only a failing one) can be replayed with FC_SEED.
+  const seed =
+    process.env.FC_SEED === undefined ? (Math.random() * 2 ** 31) | 0 : Number(process.env.FC_SEED);
+  console.log(`${name}: fast-check seed ${seed} (replay with FC_SEED=${seed})`);
+  return { seed, ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}) };
+};
