@@ -47,6 +47,15 @@ export async function createTestBroker() {
     exchange,
     /** Every connection to this vhost (the relay's) is closed by the broker. */
     closeConnections: () => rabbitmqctl('close_all_connections', '--vhost', vhost, 'esbank relay test'),
+    /** How many messages wait in the queue (nothing consumes it until `drain`: every one enqueued so far). */
+    async depth(): Promise<number> {
+      const consumer = await connect(url);
+      try {
+        return (await (await consumer.createChannel()).checkQueue(queue)).messageCount;
+      } finally {
+        await consumer.close();
+      }
+    },
     /** Takes every message waiting in the queue, in queue order. */
     async drain(): Promise<Received[]> {
       const consumer = await connect(url);
@@ -87,6 +96,41 @@ export async function waitForRelay(sql: Sql, timeoutMs = 60_000, checkpoint = 'i
     if (Date.now() > deadline) throw new Error('the relay did not reach the log head');
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The relay's checkpoint as the store holds it (0 before the relay's first batch). */
+export async function relayCheckpoint(sql: Sql, checkpoint = 'integration-relay') {
+  const [row] = await sql<{ position: string | number }[]>`
+    SELECT position FROM subscription_checkpoints WHERE name = ${checkpoint}`;
+  return row ? Number(row.position) : 0;
+}
+
+/**
+ * A crash of the relay's process: its checkpoint, and how many messages the queue held, both read
+ * after the process died and before the next one started.
+ */
+export type Crash = { checkpoint: number; queued: number };
+
+/**
+ * The redeliveries (a message id's second and later copies, in queue order), each with the crash
+ * that preceded it: the last one whose `queued` count lies before it in the queue (undefined: no
+ * crash came before it). A relay that resumes from its checkpoint redelivers only what it had not
+ * checkpointed, so each of these lies above that crash's `checkpoint`: the checkpoint only moves
+ * forward (a write of the dead process landing after the reading only raises where the next one
+ * resumes), and a message of the dead process reaching the queue after `queued` was read was
+ * unconfirmed, so above it too.
+ */
+export function redeliveries(received: Received[], crashes: Crash[]) {
+  const seen = new Set<string>();
+  const found: { index: number; messageId: string; position: number; after: Crash | undefined }[] = [];
+  received.forEach((message, index) => {
+    if (seen.has(message.messageId)) {
+      const after = crashes.filter((crash) => crash.queued <= index).at(-1);
+      found.push({ index, messageId: message.messageId, position: message.body.position, after });
+    }
+    seen.add(message.messageId);
+  });
+  return found;
 }
 
 /**
