@@ -91,6 +91,13 @@ try {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   })();
+  const commits = async () =>
+    (
+      await db.sql<
+        { n: number }[]
+      >`SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()`
+    )[0]!.n;
+  const commitsAtStart = await commits();
   const cpuAtStart = await meter.read();
   const started = performance.now();
   await Promise.all(
@@ -128,6 +135,8 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 50));
   const totalSeconds = (performance.now() - started) / 1000;
   const cpu = await meter.spent(cpuAtStart);
+  await new Promise((resolve) => setTimeout(resolve, 1_100)); // the statistics are flushed about once a second
+  const transactionsPerTransfer = ((await commits()) - commitsAtStart) / TRANSFERS;
   const done = await ended();
   // Requested to terminal, as the log's own timeline has it (occurredAt of each transfer's first and last event).
   const [timeline] = await db.sql<{ p50: number; p99: number }[]>`
@@ -168,6 +177,8 @@ try {
     terminalTransfers: done,
     completedPerSecondEndToEnd: done / totalSeconds,
     conserved: sums!.available === ACCOUNTS * 1_000_000 && sums!.pending === 0,
+    /** PostgreSQL transactions committed per transfer (every statement outside a transaction is one). */
+    transactionsPerTransfer,
     /** CPU per transfer while the transfers ran, in ms: where the time goes. */
     cpuMsPerTransfer: {
       service: perTransfer(serviceCpu),
@@ -186,6 +197,7 @@ esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clien
   requested→terminal   p50 ${f(results.requestedToTerminalP50Ms, 1)} ms   p99 ${f(results.requestedToTerminalP99Ms, 1)} ms
   end to end           ${f(done)} terminal and projected in ${f(totalSeconds, 1)} s = ${f(results.completedPerSecondEndToEnd)} transfers/s
   CPU per transfer     service${INSTANCES > 1 ? 's' : ''} ${f(results.cpuMsPerTransfer.service ?? Number.NaN, 2)} ms   PostgreSQL ${f(results.cpuMsPerTransfer.postgres ?? Number.NaN, 2)} ms   this client ${f(results.cpuMsPerTransfer.client ?? Number.NaN, 2)} ms   (${availableParallelism()} cores)
+  PostgreSQL           ${f(transactionsPerTransfer, 1)} transactions per transfer
   money conserved      ${results.conserved}
   (for the store's own ceiling, run npm run bench:store)`);
   }
