@@ -34,17 +34,12 @@ export function createPostgresPartitionLeases(sql: Sql): PartitionLeases {
 }
 
 /**
- * Inside a transaction that applies a batch: true while `owner` still holds the partition under
- * `fence`. The row is share-locked until the transaction ends, so no claim can take it meanwhile.
+ * A condition for a statement inside the transaction that applies a batch: true while `owner`
+ * still holds the (one) partition under `fence` and its lease has not run out.
  */
-export async function holdsLease(
+export const holdsLease = (
   tx: TransactionSql,
   { processor, owner, fence }: { processor: string; owner: string; fence: number },
-): Promise<boolean> {
-  const rows = await tx`
-    SELECT 1 FROM processor_partitions
-    WHERE processor = ${processor} AND partition = 0 AND owner = ${owner} AND fence = ${fence}
-      AND lease_until > now()
-    FOR SHARE`;
-  return rows.length > 0;
-}
+) => tx`EXISTS (
+  SELECT 1 FROM processor_partitions
+  WHERE processor = ${processor} AND partition = 0 AND owner = ${owner} AND fence = ${fence} AND lease_until > now())`;

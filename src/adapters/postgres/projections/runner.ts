@@ -88,19 +88,22 @@ export async function applyBatch(
     const [row] = await tx<{ position: number }[]>`
       SELECT position, set_config('synchronous_commit', 'off', true)
       FROM projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`;
-    if (lease && !(await holdsLease(tx, lease)))
-      throw new LeaseLostError(`${lease.processor}: this instance no longer holds it`);
     const from = row?.position ?? 0;
     if (from < expected || from >= last) {
       if (from === last) return from;
       throw new CheckpointMovedError(`${projection.name} is at ${from}, this runner at ${expected}`);
     }
     await projection.apply(tx, batch.eventsAfter(from));
-    await tx`
+    // The fence, in the statement that moves the checkpoint: without the lease nothing moves, and
+    // the whole batch rolls back. (A new owner waits on the checkpoint row this transaction holds.)
+    const [moved] = await tx<{ name: string }[]>`
       WITH moved AS (
-        UPDATE projection_checkpoints SET position = ${last} WHERE name = ${projection.name} RETURNING name
+        UPDATE projection_checkpoints SET position = ${last}
+        WHERE name = ${projection.name} AND ${lease ? holdsLease(tx, lease) : tx`true`}
+        RETURNING name
       )
-      SELECT pg_notify(${CHECKPOINT_CHANNEL}, name) FROM moved`;
+      SELECT name, pg_notify(${CHECKPOINT_CHANNEL}, name) FROM moved`;
+    if (!moved) throw new LeaseLostError(`${lease?.processor}: this instance no longer holds it`);
     return last;
   });
 }
