@@ -4,7 +4,7 @@ import { createInMemoryEventStore } from '../../src/adapters/memory/event-store.
 import { createInMemorySagaStore } from '../../src/adapters/memory/saga-store.ts';
 import { accountStreamName } from '../../src/domain/account/index.ts';
 import { DomainError } from '../../src/domain/errors.ts';
-import { transferStreamName } from '../../src/domain/transfer/index.ts';
+import { appendCancelledThenDebited } from '../support/legacy.ts';
 import { allEvents, createBank, expectConservation, expectMoneyRules, request } from '../support/saga.ts';
 
 /**
@@ -117,45 +117,7 @@ describe('histories written before the void: a refund can no longer land on a cl
     const { store, bank, deliverAll, close, refusedClose } = setUp();
     const a = await bank.openWith(100);
     const b = await bank.openWith(0);
-    const transferId = '00000000-0000-4000-8000-000000000001';
-    const meta = (n: number) => ({
-      correlationId: transferId,
-      causationId: `legacy-${n}`,
-      occurredAt: '2029-12-31T00:00:00.000Z',
-      schemaVersion: 1,
-    });
-    const at = (stream: string, type: string, data: Record<string, unknown>, n: number) => ({
-      stream,
-      event: {
-        id: `00000000-0000-4000-8000-0000000001${String(n).padStart(2, '0')}`,
-        type,
-        data,
-        metadata: meta(n),
-      },
-    });
-    const transfer = transferStreamName(transferId);
-    const leg = { transferId, amount: 60 };
-    // What the old code wrote: expiry cancelled the transfer, the in-flight debit landed after it.
-    const legacy = [
-      at(
-        transfer,
-        'TransferRequested',
-        {
-          transferId,
-          fromAccountId: a,
-          toAccountId: b,
-          amount: 60,
-          currency: 'EUR',
-          deadlineAt: '2029-12-31T00:00:30.000Z',
-        },
-        1,
-      ),
-      at(accountStreamName(b), 'TransferCreditHeld', { accountId: b, ...leg, fromAccountId: a }, 2),
-      at(transfer, 'TransferCreditRecorded', { transferId }, 3),
-      at(transfer, 'TransferCancelled', { transferId, reason: 'DEADLINE_EXPIRED' }, 4),
-      at(accountStreamName(a), 'TransferDebited', { accountId: a, ...leg, toAccountId: b }, 5),
-    ];
-    for (const { stream, event } of legacy) await store.append(stream, [event], 'any');
+    await appendCancelledThenDebited(store, { from: a, to: b });
 
     // The saga has not seen the debit yet: a is emptied, and its close is refused (the old hole).
     await bank.banking.withdrawCash({ accountId: a, amount: 40 }, request);
