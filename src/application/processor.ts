@@ -16,8 +16,8 @@ export type LeaseTiming = {
   renewMs?: number;
 };
 
-const DEFAULT_LEASE_MS = 3_000;
-const DEFAULT_RENEW_MS = 1_000;
+const DEFAULT_LEASE_MS = 2_500;
+const DEFAULT_RENEW_MS = 500;
 
 /** What an instance holds of one processor right now, and until when it may act on it by its own clock. */
 export type Tenure = {

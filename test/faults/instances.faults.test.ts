@@ -114,7 +114,7 @@ describe('three instances on one PostgreSQL: shared work, kill -9, SIGSTOP past 
     expect(movedAfterKill, 'a dead instance’s partitions move within 5 s').toBeLessThan(5_000);
 
     await reached(0.6);
-    // Paused past its lease (3 s): the others take its partitions; woken, it is fenced off.
+    // Paused past its lease (2.5 s): the others take its partitions; woken, it is fenced off.
     b.signal('SIGSTOP');
     const movedAfterStop = await partitionsSettle([a]);
     await sleep(Math.max(0, 5_000 - movedAfterStop));
