@@ -5,7 +5,14 @@ import { createInMemorySagaStore } from '../../src/adapters/memory/saga-store.ts
 import { accountStreamName } from '../../src/domain/account/index.ts';
 import { DomainError } from '../../src/domain/errors.ts';
 import { appendCancelledThenDebited } from '../support/legacy.ts';
-import { allEvents, createBank, expectConservation, expectMoneyRules, request } from '../support/saga.ts';
+import {
+  allEvents,
+  createBank,
+  expectConservation,
+  expectMoneyRules,
+  handDelivery,
+  request,
+} from '../support/saga.ts';
 
 /**
  * SPEC §2, through the banking service on the in-memory store: closing is refused while a debit's
@@ -16,21 +23,7 @@ function setUp() {
   const store = createInMemoryEventStore();
   const bank = createBank(store, createInMemorySagaStore());
   const coordinator = bank.coordinator('by-hand');
-  let delivered = 0;
-  /** Hands the coordinator the events not yet handed over, of these types, in log order. */
-  const deliver = async (...types: string[]) => {
-    const events = (await allEvents(store)).filter((e) => e.position > delivered && types.includes(e.type));
-    for (const event of events) await coordinator.handleBatch([event]);
-    if (events.length) delivered = events[events.length - 1]!.position;
-  };
-  const deliverAll = async () => {
-    for (let round = 0; round < 20; round++) {
-      const fresh = (await allEvents(store)).filter((e) => e.position > delivered);
-      if (fresh.length === 0) return;
-      for (const event of fresh) await coordinator.handleBatch([event]);
-      delivered = fresh[fresh.length - 1]!.position;
-    }
-  };
+  const { deliver, deliverAll } = handDelivery(store, coordinator);
   const close = (accountId: string) => bank.banking.closeAccount({ accountId }, request);
   const refusedClose = async (accountId: string) => {
     const error = await close(accountId).then(

@@ -5,7 +5,14 @@ import { accountStreamName } from '../../src/domain/account/index.ts';
 import { MAX_AMOUNT } from '../../src/domain/money.ts';
 import { transferStreamName } from '../../src/domain/transfer/index.ts';
 import { appendCancelledThenDebited } from '../support/legacy.ts';
-import { allEvents, createBank, expectConservation, expectMoneyRules, request } from '../support/saga.ts';
+import {
+  allEvents,
+  createBank,
+  expectConservation,
+  expectMoneyRules,
+  handDelivery,
+  request,
+} from '../support/saga.ts';
 
 /**
  * The audit's reproductions (issue 11), each driven by hand on the in-memory store: events are
@@ -17,23 +24,7 @@ function setUp() {
   const sagaStore = createInMemorySagaStore();
   const bank = createBank(store, sagaStore);
   const coordinator = bank.coordinator('by-hand');
-  let delivered = 0;
-  /** Hands the coordinator the saga's events not yet handed over, of these types, in log order. */
-  const deliver = async (...types: string[]) => {
-    const events = (await allEvents(store)).filter((e) => e.position > delivered && types.includes(e.type));
-    for (const event of events) await coordinator.handleBatch([event]);
-    if (events.length) delivered = events[events.length - 1]!.position;
-    return events;
-  };
-  /** Delivers everything left until nothing new comes (bounded). */
-  const deliverAll = async () => {
-    for (let round = 0; round < 20; round++) {
-      const fresh = (await allEvents(store)).filter((e) => e.position > delivered);
-      if (fresh.length === 0) return;
-      for (const event of fresh) await coordinator.handleBatch([event]);
-      delivered = fresh[fresh.length - 1]!.position;
-    }
-  };
+  const { deliver, deliverAll } = handDelivery(store, coordinator);
   /** Account a with 100, account b empty, and a transfer of 60 from a to b, requested (nothing delivered yet). */
   const sixtyFromAHundred = async () => {
     const a = await bank.openWith(100);

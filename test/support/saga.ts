@@ -228,3 +228,26 @@ export const replaySeed = (name = 'property') => {
   console.log(`${name}: fast-check seed ${seed} (replay with FC_SEED=${seed})`);
   return { seed, ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}) };
 };
+
+/**
+ * Hands `coordinator` the log's events by hand, in log order, each once: `deliver` those of the
+ * given types not yet handed over, `deliverAll` everything until nothing new comes (bounded).
+ */
+export function handDelivery(store: EventStore, coordinator: Pick<TransferSagaCoordinator, 'handleBatch'>) {
+  let delivered = 0;
+  const deliver = async (...types: string[]) => {
+    const events = (await allEvents(store)).filter((e) => e.position > delivered && types.includes(e.type));
+    for (const event of events) await coordinator.handleBatch([event]);
+    if (events.length) delivered = events[events.length - 1]!.position;
+    return events;
+  };
+  const deliverAll = async () => {
+    for (let round = 0; round < 20; round++) {
+      const fresh = (await allEvents(store)).filter((e) => e.position > delivered);
+      if (fresh.length === 0) return;
+      for (const event of fresh) await coordinator.handleBatch([event]);
+      delivered = fresh[fresh.length - 1]!.position;
+    }
+  };
+  return { deliver, deliverAll };
+}
