@@ -23,6 +23,7 @@ import {
   type CommandContext,
   createAggregateRepository,
 } from './aggregate-repository.ts';
+import { inParallel } from './in-parallel.ts';
 import type { Clock } from './ports/clock.ts';
 import type { EventStore } from './ports/event-store.ts';
 import type { IdGenerator } from './ports/ids.ts';
@@ -51,24 +52,6 @@ type CashInput = { accountId: string; amount: number; reference?: string; operat
 
 /** How many transfers a close reads at once (an old account may have debited thousands). */
 const CLOSE_LOOKUPS_IN_FLIGHT = 32;
-
-/** `work` on each item, at most `limit` at a time; the results in the items' order. */
-async function inParallel<Item, Result>(
-  items: readonly Item[],
-  limit: number,
-  work: (item: Item) => Promise<Result>,
-): Promise<Result[]> {
-  const results: Result[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as Item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** The write-side use cases (SPEC §2–3); each loads, decides and appends with conflict retries. */
 export function createBankingService(deps: BankingServiceDeps) {

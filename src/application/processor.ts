@@ -72,19 +72,24 @@ export function keepLeases(options: {
 
   const run = async () => {
     let applied = '';
+    let failing = false;
     while (!stopping.signal.aborted) {
       const sentAt = performance.now();
       try {
         held = await leases.acquire(processor, partitions, owner, leaseMs);
         validUntil = sentAt + leaseMs * 0.8;
+        failing = false;
       } catch (error) {
-        logger.warn({ err: error, processor }, 'partition leases not renewed; retrying');
+        // One line per outage: the renewal is tried again every renewMs.
+        if (!failing) logger.warn({ err: error, processor }, 'partition leases not renewed; retrying');
+        failing = true;
       }
       if (performance.now() >= validUntil) held = [];
-      if (shape(held) !== applied) generation++;
-      if (shape(held) !== applied || restartAsked) {
+      const now = shape(held);
+      if (now !== applied) generation++;
+      if (now !== applied || restartAsked) {
         restartAsked = false;
-        applied = shape(held);
+        applied = now;
         await options.onChange(held, tenure).catch((error) => {
           logger.warn({ err: error, processor }, 'processor did not start; retrying');
           restartAsked = true;
@@ -126,7 +131,7 @@ export function runWhileLeased(options: {
   owner: string;
   logger: AppLogger;
   timing?: LeaseTiming;
-  start: (claim: PartitionClaim, fence: Fence) => { stop(): Promise<void>; done?: Promise<void> };
+  start: (claim: PartitionClaim, fence: Fence) => { stop(): Promise<void> };
 }) {
   let running: { stop(): Promise<void> } | undefined;
   const keeper = keepLeases({

@@ -10,6 +10,7 @@ import {
 } from '../sagas/transfer-saga.ts';
 import type { CommandContext } from './aggregate-repository.ts';
 import type { AccountRepository, TransferRepository } from './banking-service.ts';
+import { inParallel } from './in-parallel.ts';
 import { startPartitionedProcessor } from './partitioned-processor.ts';
 import type { Clock } from './ports/clock.ts';
 import { type EventStore, type RecordedEvent, WrongExpectedRevisionError } from './ports/event-store.ts';
@@ -55,15 +56,6 @@ const isRace = (error: unknown) =>
   error instanceof WrongExpectedRevisionError ||
   (error instanceof DomainError &&
     ['TRANSFER_NOT_PENDING', 'TRANSFER_PAST_PIVOT', 'INVALID_TRANSITION'].includes(error.code));
-
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** A step that raced another (a deadline, another instance): react again on the transfer as it is now. */
 const RACES: RetryPolicy = { attempts: 20, delayMs: () => 0, retryOn: isRace };

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { expectReconciled, expectSound, ledger, waitForQuiescence } from '../support/faults/ledger.ts';
-import { call, callUntilAnswered, serviceProcess, tokenFor } from '../support/faults/service.ts';
+import {
+  call,
+  callUntilAnswered,
+  serviceProcess,
+  tokenFor,
+  workloadTransfer,
+} from '../support/faults/service.ts';
 
 const TRANSFERS = Number(process.env.FAULTS_TRANSFERS ?? 2000);
 const ACCOUNTS = 50;
@@ -49,13 +55,7 @@ describe('crash: SIGKILL the service 3 times under load', () => {
       Array.from({ length: CLIENTS }, async () => {
         while (issued < TRANSFERS) {
           const i = issued++;
-          const from = accounts[i % ACCOUNTS]!;
-          const to = accounts[(i * 7 + 1) % ACCOUNTS]!;
-          const body = {
-            fromAccountId: from,
-            toAccountId: from === to ? accounts[(i + 1) % ACCOUNTS] : to,
-            amount: 1 + (i % 300),
-          };
+          const body = workloadTransfer(accounts, i);
           const response = await callUntilAnswered(
             service.url,
             '/transfers',

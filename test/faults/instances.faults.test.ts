@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAGA_PARTITIONS } from '../../src/application/transfer-saga-coordinator.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { expectReconciled, expectSound, ledger, waitForQuiescence } from '../support/faults/ledger.ts';
-import { call, serviceProcess, tokenFor } from '../support/faults/service.ts';
+import { call, serviceProcess, tokenFor, workloadTransfer } from '../support/faults/service.ts';
 
 const TRANSFERS = Number(process.env.FAULTS_TRANSFERS ?? 2000);
 const ACCOUNTS = 30;
@@ -74,13 +74,7 @@ describe('three instances on one PostgreSQL: shared work, kill -9, SIGSTOP past 
     const acknowledged = new Set<string>();
     let issued = 0;
     const send = async (i: number) => {
-      const from = accounts[i % ACCOUNTS]!;
-      const to = accounts[(i * 7 + 1) % ACCOUNTS]!;
-      const body = {
-        fromAccountId: from,
-        toAccountId: from === to ? accounts[(i + 1) % ACCOUNTS] : to,
-        amount: 1 + (i % 300),
-      };
+      const body = workloadTransfer(accounts, i);
       const key = `instances-${i}-${randomUUID()}`;
       for (let attempt = 0; attempt < 200; attempt++) {
         const via = services[(i + attempt) % 3]!;

@@ -120,3 +120,14 @@ export async function callUntilAnswered(
     await sleep(Math.min(500, 20 * 2 ** attempt));
   }
 }
+
+/** The i-th transfer of a fault workload: a spread of sources and destinations, never to itself, amounts 1–300. */
+export function workloadTransfer(accounts: readonly string[], i: number) {
+  const from = accounts[i % accounts.length]!;
+  const to = accounts[(i * 7 + 1) % accounts.length]!;
+  return {
+    fromAccountId: from,
+    toAccountId: from === to ? accounts[(i + 1) % accounts.length]! : to,
+    amount: 1 + (i % 300),
+  };
+}
