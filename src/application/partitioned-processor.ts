@@ -17,12 +17,16 @@ export type ProcessorStatus = {
   held: number[];
   /** Events this instance handled since it started. */
   handled: number;
+  /** How long the oldest event in hand has waited to be handled, in ms (0: none): a step that never settles shows here. */
+  oldestInHandMs: number;
 };
 
 export type PartitionedProcessor = { stop(): Promise<void>; status(): ProcessorStatus };
 
 /** Events handed over and not yet handled, at most: the reader waits beyond it. */
 const MAX_IN_FLIGHT = 512;
+/** An event in hand this long is reported (once per event): its step is stuck, and so is the checkpoint. */
+export const STALLED_AFTER_MS = 30_000;
 const COMMIT_EVERY_MS = 100;
 
 /**
@@ -52,19 +56,21 @@ export function startPartitionedProcessor(options: {
   timing?: LeaseTiming;
 }): PartitionedProcessor {
   const { name, partitions, store, leases, owner, logger } = options;
-  let current: { subscription: Subscription; drain(): Promise<void> } | undefined;
+  let current: { subscription: Subscription; drain(): Promise<void>; oldestInHandMs(): number } | undefined;
   let handled = 0;
 
   /** One tenure's work: a subscription from the lowest checkpoint held, and its lanes of keys. */
   const follow = (claims: readonly PartitionClaim[], tenure: Tenure, restart: () => void) => {
     const owned = new Map(claims.map((claim) => [claim.partition, { ...claim }]));
     const fence = tenure.fence(`${name} partitions ${claims.map((claim) => claim.partition).join(',')}`);
-    /** Positions handed over and not yet handled, in log order (a Map keeps insertion order). */
-    const inFlight = new Map<number, true>();
+    /** Positions handed over and not yet handled, in log order (a Map keeps insertion order), with when. */
+    const inFlight = new Map<number, number>();
     const lanes = new Map<string, Promise<void>>();
     let readTo = Math.min(...claims.map((claim) => claim.position));
     let committed = readTo;
     let failed: unknown;
+    let draining = false;
+    /** Wakes the reader while it waits for room (MAX_IN_FLIGHT): a lane finished, the work failed, or it is drained. */
     let room: (() => void) | undefined;
     let committing: Promise<void> | undefined;
     let commitAgain = false;
@@ -72,6 +78,8 @@ export function startPartitionedProcessor(options: {
     const fail = (error: unknown) => {
       if (failed !== undefined) return;
       failed = error;
+      // The lanes left skip their events without making room: the reader must not wait for them.
+      room?.();
       if (!(error instanceof LeaseLostError))
         logger.warn({ err: error, processor: name }, 'processor failed; restarting from its checkpoints');
       restart();
@@ -132,19 +140,20 @@ export function startPartitionedProcessor(options: {
       batchSize: options.batchSize ?? 500,
       handle: async (events) => {
         if (failed !== undefined) throw failed;
+        if (draining) return;
         fence.assert();
         for (const event of events) {
           const claim = owned.get(partitionOf(options.keyOf(event), partitions));
           if (!claim || event.position <= claim.position) continue;
           const key = options.keyOf(event);
-          inFlight.set(event.position, true);
+          inFlight.set(event.position, performance.now());
           const tail = (lanes.get(key) ?? Promise.resolve()).then(run(event));
           lanes.set(key, tail);
           void tail.then(() => lanes.get(key) === tail && lanes.delete(key));
         }
         readTo = events[events.length - 1]!.position;
         commitSoon();
-        while (inFlight.size > MAX_IN_FLIGHT && failed === undefined)
+        while (inFlight.size > MAX_IN_FLIGHT && failed === undefined && !draining)
           await new Promise<void>((resolve) => {
             room = resolve;
           });
@@ -152,12 +161,34 @@ export function startPartitionedProcessor(options: {
     });
     subscription.done.catch(fail);
 
+    let reportedStall: number | undefined;
+    /** The wait of the oldest event in hand; logged once per event when it passes STALLED_AFTER_MS. */
+    const oldestInHandMs = () => {
+      const oldest = inFlight.entries().next();
+      if (oldest.done) return 0;
+      const [position, since] = oldest.value;
+      const waited = performance.now() - since;
+      if (waited >= STALLED_AFTER_MS && reportedStall !== position) {
+        reportedStall = position;
+        logger.error(
+          { processor: name, position, waitedMs: Math.round(waited) },
+          'processor step has not settled',
+        );
+      }
+      return waited;
+    };
+    const watch = setInterval(oldestInHandMs, STALLED_AFTER_MS / 3);
+    watch.unref();
+
     return {
       subscription,
+      oldestInHandMs,
       /** Stops reading, lets the lanes finish (or skip, after a failure), then writes the last checkpoint. */
       async drain() {
-        await subscription.stop();
+        draining = true;
+        clearInterval(watch);
         room?.();
+        await subscription.stop();
         await Promise.all([...lanes.values()]);
         clearTimeout(commitTimer);
         commitTimer = undefined;
@@ -193,6 +224,7 @@ export function startPartitionedProcessor(options: {
       partitions,
       held: keeper.tenure.claims().map((claim) => claim.partition),
       handled,
+      oldestInHandMs: Math.round(current?.oldestInHandMs() ?? 0),
     }),
   };
 }

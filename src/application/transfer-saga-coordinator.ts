@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DomainError } from '../domain/errors.ts';
 import {
   isSagaEvent,
@@ -77,6 +78,8 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   const concurrency = deps.concurrency ?? 256;
   const leaseMs = deps.deadlineLeaseMs ?? 30_000;
   const stopping = new AbortController();
+  // Every step waiting out an outage listens for the stop: hundreds at once is expected, not a leak.
+  setMaxListeners(0, stopping.signal);
 
   const context = (transferId: string, causationId: string): CommandContext => ({
     correlationId: transferId,

@@ -168,4 +168,39 @@ describe('partitioned processor', () => {
     expect(b.processor.status().held.length).toBeGreaterThan(0);
     expect(new Set(b.handled.map((event) => event.id)).size).toBe(50);
   });
+
+  it('restarts from its checkpoints after a failure while the reader waits for room (more than MAX_IN_FLIGHT in hand)', async () => {
+    const store = createInMemoryEventStore();
+    const leases = createInMemoryPartitionLeases();
+    // One key: its events are handled one after another, so the reader soon has 1,000 in hand.
+    await appendKeyed(store, 1_000, 1);
+    let failOnce = true;
+    const a = instance(store, leases, 'a', async (events) => {
+      if (failOnce && events[0]!.data.n === 0) {
+        failOnce = false;
+        await sleep(20); // the reader is waiting for room by now
+        throw new Error('a handler failed');
+      }
+    });
+    await expect.poll(() => new Set(a.handled.map((event) => event.id)).size, { timeout: 5_000 }).toBe(1_000);
+    expectInKeyOrder(a.handled);
+  });
+
+  it('reports how long its oldest event in hand has waited (a step that does not settle shows)', async () => {
+    const store = createInMemoryEventStore();
+    const leases = createInMemoryPartitionLeases();
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const a = instance(store, leases, 'a', (events) => (events[0]!.data.n === 0 ? stuck : Promise.resolve()));
+    await expect.poll(() => a.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
+    expect(a.processor.status().oldestInHandMs).toBe(0);
+    await appendKeyed(store, 3);
+    await sleep(300);
+    expect(a.processor.status().oldestInHandMs).toBeGreaterThanOrEqual(250);
+    release();
+    await expect.poll(() => a.handled.length).toBe(3);
+    expect(a.processor.status().oldestInHandMs).toBe(0);
+  });
 });

@@ -12,6 +12,7 @@ function appWith(options: {
   checkpoints?: Record<string, number>;
   down?: boolean;
   parked?: number;
+  oldestInHandMs?: number;
 }) {
   const unavailable = () => Promise.reject(new EventStoreUnavailableError('connection refused'));
   const store = {
@@ -32,6 +33,15 @@ function appWith(options: {
     rateLimitPerMinute: 100,
     maxReadyLag: 50,
     sagaStore: { countParked: options.down ? unavailable : async () => options.parked ?? 0 },
+    processors: () => [
+      {
+        processor: 'transfer-saga',
+        partitions: 16,
+        held: [0, 1],
+        handled: 7,
+        oldestInHandMs: options.oldestInHandMs ?? 0,
+      },
+    ],
   });
 }
 
@@ -67,6 +77,23 @@ describe('operations routes', () => {
     expect(await (await appWith({ parked: 0 }).request('/metrics')).text()).toContain(
       'esbank_saga_parked_events{} 0',
     );
+  });
+
+  it('GET /health/ready → 200 but degraded while a processor step has not settled for 30 s; /metrics shows its age', async () => {
+    const stalled = appWith({ head: 120, checkpoints: { balances: 120 }, oldestInHandMs: 31_000 });
+    const response = await stalled.request('/health/ready');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      status: 'degraded',
+      headPosition: 120,
+      projections: { balances: { position: 120, lag: 0 } },
+      stalledProcessors: [{ processor: 'transfer-saga', oldestInHandMs: 31_000 }],
+    });
+    expect(await (await stalled.request('/metrics')).text()).toContain(
+      'esbank_processor_oldest_in_hand_seconds{processor="transfer-saga"} 31',
+    );
+    const busy = appWith({ head: 120, checkpoints: { balances: 120 }, oldestInHandMs: 900 });
+    expect(await (await busy.request('/health/ready')).json()).toMatchObject({ status: 'ready' });
   });
 
   it('GET /health/ready → 503 problem when a projection trails by more than the limit', async () => {

@@ -1,7 +1,7 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { RelayStatus } from '../../application/integration-relay.ts';
-import type { ProcessorStatus } from '../../application/partitioned-processor.ts';
+import { type ProcessorStatus, STALLED_AFTER_MS } from '../../application/partitioned-processor.ts';
 import type { AppEnv, HttpDeps } from './context.ts';
 import { problemResponse } from './problem.ts';
 
@@ -48,6 +48,11 @@ const processorGauges = (statuses: ProcessorStatus[]) => [
     help: 'Events this instance handled for each processor since it started',
     type: 'counter' as const,
     values: statuses.map((s) => ({ labels: { processor: s.processor }, value: s.handled })),
+  },
+  {
+    name: 'esbank_processor_oldest_in_hand_seconds',
+    help: 'How long the oldest event this instance holds for each processor has waited to be handled',
+    values: statuses.map((s) => ({ labels: { processor: s.processor }, value: s.oldestInHandMs / 1000 })),
   },
 ];
 
@@ -111,8 +116,18 @@ export function operationsRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
         );
       }
       const ready = { headPosition: head, projections, ...(relay ? { relay } : {}) };
-      // Parked events need an operator (esbank parked), but the instance serves well: 200, degraded.
-      if (parked > 0) return c.json({ status: 'degraded', ...ready, parkedEvents: parked });
+      // Parked events, or a processor step that does not settle, need an operator; the instance
+      // still serves: 200, degraded.
+      const stalled = (deps.processors?.() ?? [])
+        .filter((p) => p.oldestInHandMs >= STALLED_AFTER_MS)
+        .map((p) => ({ processor: p.processor, oldestInHandMs: p.oldestInHandMs }));
+      if (parked > 0 || stalled.length > 0)
+        return c.json({
+          status: 'degraded',
+          ...ready,
+          ...(parked > 0 ? { parkedEvents: parked } : {}),
+          ...(stalled.length > 0 ? { stalledProcessors: stalled } : {}),
+        });
       return c.json({ status: 'ready', ...ready });
     } catch (error) {
       c.get('logger')?.warn({ err: error }, 'not ready');

@@ -71,15 +71,20 @@ export async function waitForQuiescence(sql: Sql, transferIds: Iterable<string>,
     if (ids.every((id) => state.terminal.has(id)) && state.pending === 0) return state;
     if (Date.now() > deadline) {
       const open = ids.filter((id) => !state.terminal.has(id));
-      // What the stuck ones went through, whether the saga parked anything, and their deadlines: the diagnosis.
+      // What the stuck ones went through, whether the saga parked anything, their deadlines, and
+      // where the processors' partitions stand against the log: the diagnosis.
       const steps = await sql<{ id: string; steps: string }[]>`
         SELECT data->>'transferId' AS id, string_agg(type, ' > ' ORDER BY global_position) AS steps
         FROM events WHERE data->>'transferId' = ANY(${open.slice(0, 3)}) GROUP BY 1`;
       const parked = await sql`SELECT type, error FROM saga_parked_events LIMIT 5`;
       const deadlines =
         await sql`SELECT * FROM transfer_deadlines WHERE transfer_id::text = ANY(${open.slice(0, 3)})`;
+      const processors = await sql`
+        SELECT processor, min(position) AS lowest, max(position) AS highest, count(owner) AS owned,
+               bool_and(lease_until > now()) AS leased, (SELECT max(global_position) FROM events) AS log_end
+        FROM processor_partitions GROUP BY processor`;
       throw new Error(
-        `${open.length} transfers not terminal, pending ${state.pending}: ${JSON.stringify({ steps, parked, deadlines })}`,
+        `${open.length} transfers not terminal, pending ${state.pending}: ${JSON.stringify({ steps, parked, deadlines, processors })}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));

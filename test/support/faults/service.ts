@@ -20,7 +20,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * `esbank serve` as a child process on a fixed port, so it can be SIGKILLed and started again at
- * the same address. Every child is killed by `dispose()` (call it in afterAll).
+ * the same address. Every child is killed by `dispose()` (call it in afterAll). Its log lines
+ * of level `error` (FAULT_LOG_LEVEL to see more, e.g. `warn`) are printed with the test's output.
  */
 export async function serviceProcess(env: Record<string, string>) {
   const port = await freePort();
@@ -32,12 +33,12 @@ export async function serviceProcess(env: Record<string, string>) {
       env: {
         ...process.env,
         PORT: String(port),
-        LOG_LEVEL: 'error',
+        LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'error',
         AUTH_JWT_SECRET: FAULT_SECRET,
         DEADLINE_CRON: '* * * * * *',
         ...env,
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'inherit', 'inherit'],
     });
     for (let i = 0; i < 300; i++) {
       try {
