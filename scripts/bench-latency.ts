@@ -66,9 +66,14 @@ try {
     }
     if (body.status !== 'COMPLETED') throw new Error(`transfer ${body.transferId} ${body.status}`);
     const at = (step: string) => Date.parse(body.timeline.find((s) => s.step === step)!.at);
+    const hops = body.timeline.slice(1).map((step, i) => ({
+      hop: `${body.timeline[i]!.step}→${step.step}`,
+      ms: Date.parse(step.at) - Date.parse(body.timeline[i]!.at),
+    }));
     return {
       requestMs: performance.now() - started,
       timelineMs: at('COMPLETED') - at('REQUESTED'),
+      hops,
       answered: response.status,
     };
   };
@@ -92,15 +97,23 @@ try {
     for (let i = 0; i < TRANSFERS; i++) runs.push(await transfer(i));
     const request = runs.map((run) => run.requestMs);
     const timeline = runs.map((run) => run.timelineMs);
+    // The timeline's steps one by one (each a saga hop or two): where the time goes.
+    const byHop = new Map<string, number[]>();
+    for (const { hop, ms } of runs.flatMap((run) => run.hops))
+      byHop.set(hop, [...(byHop.get(hop) ?? []), ms]);
+    const hops = Object.fromEntries([...byHop].map(([hop, ms]) => [hop, spread(ms).p50]));
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ transfers: TRANSFERS, request: spread(request), timeline: spread(timeline) }, null, 2)}\n`,
+        `${JSON.stringify({ transfers: TRANSFERS, request: spread(request), timeline: spread(timeline), hopsP50: hops }, null, 2)}\n`,
       );
     } else {
       console.log(`
 esbank bench:latency (${TRANSFERS} transfers one at a time at idle, Prefer: wait=5, ${db.server}, service in its own process)
   POST → COMPLETED answer        ${line(request)}
-  timeline REQUESTED → COMPLETED ${line(timeline)}`);
+  timeline REQUESTED → COMPLETED ${line(timeline)}
+  its steps, p50                 ${Object.entries(hops)
+    .map(([hop, ms]) => `${hop} ${f(ms)} ms`)
+    .join('   ')}`);
     }
   } else {
     const adminUrl = new URL(db.url);

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
@@ -29,7 +30,12 @@ export async function spawnService(
     ],
     {
       env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn', AUTH_JWT_SECRET: BENCH_SECRET, ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // BENCH_SERVICE_LOG=<file>: the service's log lines (level warn and above) go there.
+      stdio: [
+        'ignore',
+        process.env.BENCH_SERVICE_LOG ? openSync(process.env.BENCH_SERVICE_LOG, 'a') : 'ignore',
+        'inherit',
+      ],
     },
   );
   const url = `http://127.0.0.1:${port}`;
