@@ -60,6 +60,51 @@ describe('a projection batch is fenced by its lease', () => {
       }),
     ).toBe(head);
     expect(await db.sql`SELECT * FROM balances`).toHaveLength(2);
+
+    // A short range with none of the projection's events only moves the checkpoint (one
+    // statement), still under the fence: the stale owner moves nothing, the owner moves it.
+    const unrelated = () =>
+      store.append(
+        `other-${crypto.randomUUID()}`,
+        [
+          {
+            id: crypto.randomUUID(),
+            type: 'SomethingElse',
+            data: {},
+            metadata: {
+              correlationId: 'c',
+              causationId: 'c',
+              occurredAt: new Date().toISOString(),
+              schemaVersion: 1,
+            },
+          },
+        ],
+        'no_stream',
+      );
+    await unrelated();
+    await unrelated();
+    const later = await store.headPosition();
+    const short = rangeOf({ after: head, upTo: later });
+    const checkpoint = async () =>
+      (await db.sql`SELECT position FROM projection_checkpoints WHERE name = 'balances'`)[0]!.position;
+    await expect(
+      applyBatch(db.sql, balancesProjection, short, head, {
+        processor,
+        owner: 'paused-instance',
+        fence: stale!.fence,
+      }),
+    ).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await checkpoint()).toBe(head);
+    const balancesBefore = await db.sql`SELECT * FROM balances ORDER BY account_id`;
+    expect(
+      await applyBatch(db.sql, balancesProjection, short, head, {
+        processor,
+        owner: 'new-owner',
+        fence: current!.fence,
+      }),
+    ).toBe(later);
+    expect(await checkpoint()).toBe(later);
+    expect(await db.sql`SELECT * FROM balances ORDER BY account_id`).toEqual(balancesBefore);
     await store.close();
   });
 });

@@ -38,7 +38,7 @@ export function createPostgresPartitionLeases(sql: Sql): PartitionLeases {
  * still holds the (one) partition under `fence` and its lease has not run out.
  */
 export const holdsLease = (
-  tx: TransactionSql,
+  tx: Sql | TransactionSql,
   { processor, owner, fence }: { processor: string; owner: string; fence: number },
 ) => tx`EXISTS (
   SELECT 1 FROM processor_partitions
