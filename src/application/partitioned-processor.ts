@@ -161,23 +161,25 @@ export function startPartitionedProcessor(options: {
     });
     subscription.done.catch(fail);
 
-    let reportedStall: number | undefined;
-    /** The wait of the oldest event in hand; logged once per event when it passes STALLED_AFTER_MS. */
-    const oldestInHandMs = () => {
+    /** The oldest event in hand, and how long it has waited (0: none). */
+    const oldestInHand = () => {
       const oldest = inFlight.entries().next();
-      if (oldest.done) return 0;
-      const [position, since] = oldest.value;
-      const waited = performance.now() - since;
-      if (waited >= STALLED_AFTER_MS && reportedStall !== position) {
-        reportedStall = position;
-        logger.error(
-          { processor: name, position, waitedMs: Math.round(waited) },
-          'processor step has not settled',
-        );
-      }
-      return waited;
+      return oldest.done
+        ? { position: 0, waited: 0 }
+        : { position: oldest.value[0], waited: performance.now() - oldest.value[1] };
     };
-    const watch = setInterval(oldestInHandMs, STALLED_AFTER_MS / 3);
+    const oldestInHandMs = () => oldestInHand().waited;
+    /** A step past STALLED_AFTER_MS is logged once per event. */
+    let reportedStall: number | undefined;
+    const watch = setInterval(() => {
+      const { position, waited } = oldestInHand();
+      if (waited < STALLED_AFTER_MS || reportedStall === position) return;
+      reportedStall = position;
+      logger.error(
+        { processor: name, position, waitedMs: Math.round(waited) },
+        'processor step has not settled',
+      );
+    }, STALLED_AFTER_MS / 3);
     watch.unref();
 
     return {

@@ -9,6 +9,7 @@ import type { NewEvent } from '../../src/application/ports/event-store.ts';
 import { silentLogger } from '../../src/application/ports/logger.ts';
 import { esbank } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newEvent } from '../support/events.ts';
 
 describe('esbank verify as a child process', () => {
   let db: TestDatabase;
@@ -150,19 +151,7 @@ describe('esbank verify as a child process', () => {
     const openLate = async () => {
       const { position } = await store.append(
         stream,
-        [
-          {
-            id: crypto.randomUUID(),
-            type: 'AccountOpened',
-            data: { accountId, ownerId: 'late', currency: 'EUR' },
-            metadata: {
-              correlationId: 'c',
-              causationId: 'c',
-              occurredAt: new Date().toISOString(),
-              schemaVersion: 1,
-            },
-          },
-        ],
+        [newEvent('AccountOpened', { accountId, ownerId: 'late', currency: 'EUR' })],
         'no_stream',
       );
       expect(await createReadModel(db.sql).waitForPosition(position, 10_000)).toBe(true);

@@ -11,6 +11,7 @@ import {
 import { createPostgresSagaStore } from '../../src/adapters/postgres/saga-store.ts';
 import { LeaseLostError } from '../../src/application/processor.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newEvent } from '../support/events.ts';
 import { createBank } from '../support/saga.ts';
 
 describe('a projection batch is fenced by its lease', () => {
@@ -64,23 +65,7 @@ describe('a projection batch is fenced by its lease', () => {
     // A short range with none of the projection's events only moves the checkpoint (one
     // statement), still under the fence: the stale owner moves nothing, the owner moves it.
     const unrelated = () =>
-      store.append(
-        `other-${crypto.randomUUID()}`,
-        [
-          {
-            id: crypto.randomUUID(),
-            type: 'SomethingElse',
-            data: {},
-            metadata: {
-              correlationId: 'c',
-              causationId: 'c',
-              occurredAt: new Date().toISOString(),
-              schemaVersion: 1,
-            },
-          },
-        ],
-        'no_stream',
-      );
+      store.append(`other-${crypto.randomUUID()}`, [newEvent('SomethingElse')], 'no_stream');
     await unrelated();
     await unrelated();
     const later = await store.headPosition();

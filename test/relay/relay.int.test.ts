@@ -6,6 +6,7 @@ import { createIntegrationRelay, type IntegrationRelay } from '../../src/applica
 import { type AppLogger, silentLogger } from '../../src/application/ports/logger.ts';
 import { createTestBroker, expectEveryEventOnce, type TestBroker, waitForRelay } from '../support/broker.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { newEvent } from '../support/events.ts';
 import { freePort } from '../support/faults/service.ts';
 
 /** The relay over real PostgreSQL and a real RabbitMQ (a vhost of its own per test). */
@@ -105,19 +106,7 @@ describe('integration relay', () => {
     const failing = startRelay(await urlOf(), logger);
     await store.append(
       'account-x',
-      [
-        {
-          id: crypto.randomUUID(),
-          type: 'AccountOpened',
-          data: { accountId: 'x', ownerId: 'o', currency: 'EUR' },
-          metadata: {
-            correlationId: 'c',
-            causationId: 'c',
-            occurredAt: new Date().toISOString(),
-            schemaVersion: 1,
-          },
-        },
-      ],
+      [newEvent('AccountOpened', { accountId: 'x', ownerId: 'o', currency: 'EUR' })],
       'no_stream',
     );
     await expect.poll(() => failing.status().failures, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
