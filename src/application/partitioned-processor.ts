@@ -3,6 +3,9 @@ import type { AppLogger } from './ports/logger.ts';
 import type { PartitionClaim, PartitionLeases } from './ports/partition-leases.ts';
 import { type Fence, keepLeases, LeaseLostError, type LeaseTiming, type Tenure } from './processor.ts';
 
+/** Resolves once the code running now, and the promise callbacks it set off, are done. */
+const afterThisTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** FNV-1a: a stable partition for a key, the same in every process. */
 export function partitionOf(key: string, partitions: number): number {
   let hash = 0x811c9dc5;
@@ -21,13 +24,24 @@ export type ProcessorStatus = {
   oldestInHandMs: number;
 };
 
-export type PartitionedProcessor = { stop(): Promise<void>; status(): ProcessorStatus };
+export type PartitionedProcessor = {
+  stop(): Promise<void>;
+  status(): ProcessorStatus;
+  /**
+   * Resolves once this instance has no event in hand (its steps, and the appends they make, are
+   * done), or after `maxMs`; at once while it has the events of more than a few keys in hand
+   * (under load nothing is ever quiet, and whoever waits gathers a batch by itself meanwhile).
+   */
+  quiet(maxMs: number): Promise<void>;
+};
 
 /** Events handed over and not yet handled, at most: the reader waits beyond it. */
 const MAX_IN_FLIGHT = 512;
 /** An event in hand this long is reported (once per event): its step is stuck, and so is the checkpoint. */
 export const STALLED_AFTER_MS = 30_000;
 const COMMIT_EVERY_MS = 100;
+/** quiet() waits only for a burst: the hops of this many keys (transfers) in hand at most. */
+const QUIET_AT_MOST_KEYS = 4;
 
 /**
  * A checkpointed processor split into partitions (SPEC §3). Events are keyed (`keyOf`: the saga's
@@ -56,16 +70,27 @@ export function startPartitionedProcessor(options: {
   timing?: LeaseTiming;
 }): PartitionedProcessor {
   const { name, partitions, store, leases, owner, logger } = options;
-  let current: { subscription: Subscription; drain(): Promise<void>; oldestInHandMs(): number } | undefined;
+  let current:
+    | { subscription: Subscription; drain(): Promise<void>; oldestInHandMs(): number; keysInHand(): number }
+    | undefined;
+  /** Waiting for this instance to have nothing in hand (`quiet`). */
+  const quietWaiters = new Set<() => void>();
+  const wakeQuietWaiters = () => {
+    for (const wake of quietWaiters) wake();
+  };
   let handled = 0;
 
   /** One tenure's work: a subscription from the lowest checkpoint held, and its lanes of keys. */
   const follow = (claims: readonly PartitionClaim[], tenure: Tenure, restart: () => void) => {
     const owned = new Map(claims.map((claim) => [claim.partition, { ...claim }]));
+    const types = new Set(options.eventTypes);
     const fence = tenure.fence(`${name} partitions ${claims.map((claim) => claim.partition).join(',')}`);
     /** Positions handed over and not yet handled, in log order (a Map keeps insertion order), with when. */
     const inFlight = new Map<number, number>();
-    const lanes = new Map<string, Promise<void>>();
+    /** Each key's last event queued: its handling resolves true once it succeeded. */
+    const lanes = new Map<string, Promise<boolean>>();
+    /** Events this process appended, handed to their lanes before the reader met them (onAppended), by id. */
+    const ahead = new Map<string, { position: number; handled: Promise<boolean> }>();
     let readTo = Math.min(...claims.map((claim) => claim.position));
     let committed = readTo;
     let failed: unknown;
@@ -122,36 +147,75 @@ export function startPartitionedProcessor(options: {
     };
 
     const run = (event: RecordedEvent) => async () => {
-      if (failed !== undefined) return;
+      if (failed !== undefined) return false;
       try {
         await options.handle([event], fence);
         handled++;
-        inFlight.delete(event.position);
-        room?.();
-        commitSoon();
+        return true;
       } catch (error) {
         fail(error);
+        return false;
       }
     };
+    /** Queues `event` behind the events of its key in hand (`later`: and behind what is running now). */
+    const enqueue = (key: string, event: RecordedEvent, later = false) => {
+      const before = lanes.get(key) ?? Promise.resolve(true);
+      const tail = (later ? before.then(afterThisTurn) : before).then(run(event));
+      lanes.set(key, tail);
+      void tail.then(() => {
+        if (lanes.get(key) !== tail) return;
+        lanes.delete(key);
+        if (lanes.size === 0) wakeQuietWaiters();
+      });
+      return tail;
+    };
+    /** The partition's claim when `event` is this tenure's to handle (past the partition's checkpoint). */
+    const claimFor = (event: RecordedEvent, key: string) => {
+      const claim = owned.get(partitionOf(key, partitions));
+      return claim && event.position > claim.position ? claim : undefined;
+    };
+
+    // This process's own appends are handed over as they commit: a saga hop costs its step, not a
+    // read of the log. The reader still meets each of them, and counts it as handled (the
+    // checkpoint passes it) only once its lane has handled it; so a crash redelivers it as ever.
+    const stopOffers = store.onAppended?.((events) => {
+      if (failed !== undefined || draining) return;
+      for (const event of events) {
+        if (event.position <= readTo || !types.has(event.type) || ahead.has(event.id)) continue;
+        const key = options.keyOf(event);
+        // Handled after the appender's own continuation (its repository remembers the new state
+        // first); queued at once, so a transfer's lane stays busy from hop to hop (quiet()).
+        if (claimFor(event, key))
+          ahead.set(event.id, { position: event.position, handled: enqueue(key, event, true) });
+      }
+    });
 
     const subscription = store.subscribe({
       after: readTo,
       eventTypes: options.eventTypes,
       batchSize: options.batchSize ?? 500,
+      ...(stopOffers ? { ownAppendsTaken: true } : {}),
       handle: async (events) => {
         if (failed !== undefined) throw failed;
         if (draining) return;
         fence.assert();
         for (const event of events) {
-          const claim = owned.get(partitionOf(options.keyOf(event), partitions));
-          if (!claim || event.position <= claim.position) continue;
           const key = options.keyOf(event);
-          inFlight.set(event.position, performance.now());
-          const tail = (lanes.get(key) ?? Promise.resolve()).then(run(event));
-          lanes.set(key, tail);
-          void tail.then(() => lanes.get(key) === tail && lanes.delete(key));
+          if (!claimFor(event, key)) continue;
+          const early = ahead.get(event.id);
+          ahead.delete(event.id);
+          const { position } = event;
+          inFlight.set(position, performance.now());
+          void (early?.handled ?? enqueue(key, event)).then((ok) => {
+            if (!ok) return; // failed: the work restarts from the checkpoints, which stay below it
+            inFlight.delete(position);
+            room?.();
+            commitSoon();
+          });
         }
         readTo = events[events.length - 1]!.position;
+        // Handed over ahead yet not met by the reader at its position: let the reader's copy count.
+        for (const [id, early] of ahead) if (early.position <= readTo) ahead.delete(id);
         commitSoon();
         while (inFlight.size > MAX_IN_FLIGHT && failed === undefined && !draining)
           await new Promise<void>((resolve) => {
@@ -185,9 +249,11 @@ export function startPartitionedProcessor(options: {
     return {
       subscription,
       oldestInHandMs,
+      keysInHand: () => lanes.size,
       /** Stops reading, lets the lanes finish (or skip, after a failure), then writes the last checkpoint. */
       async drain() {
         draining = true;
+        stopOffers?.();
         clearInterval(watch);
         room?.();
         await subscription.stop();
@@ -220,6 +286,18 @@ export function startPartitionedProcessor(options: {
       keeper.stop(async () => {
         await current?.drain();
         current = undefined;
+      }),
+    quiet: (maxMs) =>
+      new Promise<void>((resolve) => {
+        const keys = current?.keysInHand() ?? 0;
+        if (keys === 0 || keys > QUIET_AT_MOST_KEYS) return resolve();
+        const done = () => {
+          clearTimeout(timer);
+          quietWaiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, maxMs);
+        quietWaiters.add(done);
       }),
     status: () => ({
       processor: name,

@@ -128,11 +128,13 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
    * coordinator made the previous step itself, as a rule). Every step it leads to is checked again
    * where it counts: a transfer command by the transfer's expected revision, an account command by
    * the account's own record of the transfer. Only "nothing to do" is not checked later, so that
-   * answer is only taken from the transfer read afresh.
+   * answer is only taken from the transfer read afresh, or from a completed one (nothing follows
+   * a completion: a fresh read could only say the same).
    */
   async function reactTo(event: SagaEvent, transferId: string): Promise<SagaReaction> {
-    const known = react(event, (await transfers.lastKnown(transferId)).state, clock.now());
-    if (known.commands.length > 0 || known.deadlines.length > 0) return known;
+    const { state } = await transfers.lastKnown(transferId);
+    const known = react(event, state, clock.now());
+    if (known.commands.length > 0 || known.deadlines.length > 0 || state.status === 'Completed') return known;
     return react(event, (await transfers.load(transferId)).state, clock.now());
   }
 

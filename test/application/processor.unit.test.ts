@@ -186,6 +186,88 @@ describe('partitioned processor', () => {
     expectInKeyOrder(a.handled);
   });
 
+  /** The store, with its subscriptions' batches held back until `open()`: what is handled meanwhile came from onAppended. */
+  const withReaderHeldBack = (store: EventStore) => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const held: EventStore = {
+      ...store,
+      subscribe: (options) =>
+        store.subscribe({
+          ...options,
+          handle: async (events) => {
+            await opened;
+            await options.handle(events);
+          },
+        }),
+    };
+    return { store: held, open };
+  };
+
+  it("handles this process's own appends before its reader reads them, once, and its checkpoints pass them", async () => {
+    const base = createInMemoryEventStore();
+    const { store, open } = withReaderHeldBack(base);
+    const leases = createInMemoryPartitionLeases();
+    const a = instance(store, leases, 'a');
+    await expect.poll(() => a.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
+    await appendKeyed(store, 60, 5);
+    // The reader has delivered nothing: every event came from the append itself, in key order.
+    await expect.poll(() => a.handled.length).toBe(60);
+    expectInKeyOrder(a.handled);
+    open();
+    await sleep(300); // the reader meets all 60, and the checkpoints are written
+    expect(a.handled).toHaveLength(60);
+    await a.processor.stop();
+    // Another instance starts from the checkpoints: it has nothing left to handle.
+    const b = instance(base, leases, 'b');
+    await expect.poll(() => b.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
+    await appendKeyed(base, 1, 5, 60);
+    await expect.poll(() => b.handled.map((event) => event.data.n)).toEqual([60]);
+  });
+
+  it('redelivers an event whose early handling failed, from the checkpoints', async () => {
+    const { store, open } = withReaderHeldBack(createInMemoryEventStore());
+    const leases = createInMemoryPartitionLeases();
+    let failures = 0;
+    const a = instance(store, leases, 'a', async (events) => {
+      if (events[0]!.data.n === 3 && failures++ === 0) throw new Error('a handler failed');
+    });
+    await expect.poll(() => a.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
+    await appendKeyed(store, 10, 1);
+    await expect.poll(() => failures).toBe(1); // handed over by the append, before any read
+    open();
+    await expect.poll(() => a.handled.map((event) => event.data.n), { timeout: 5_000 }).toContain(9);
+    expect(failures).toBe(2);
+    // Each event handled, each key in order: the events after the failure came again from the log.
+    expect(new Set(a.handled.map((event) => event.data.n))).toEqual(
+      new Set(Array.from({ length: 10 }, (_, n) => n)),
+    );
+    expectInKeyOrder(a.handled.filter((event, i, all) => all.findIndex((e) => e.id === event.id) === i));
+  });
+
+  it('is quiet once nothing is in hand; while the events of many keys are, at once', async () => {
+    const store = createInMemoryEventStore();
+    const leases = createInMemoryPartitionLeases();
+    let release!: () => void;
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const a = instance(store, leases, 'a', () => stuck);
+    await expect.poll(() => a.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
+    const settled = (promise: Promise<void>) =>
+      Promise.race([promise.then(() => true), sleep(100).then(() => false)]);
+    expect(await settled(a.processor.quiet(5_000))).toBe(true);
+    await appendKeyed(store, 1, 1);
+    const quiet = a.processor.quiet(5_000);
+    expect(await settled(quiet)).toBe(false);
+    await appendKeyed(store, 9, 10, 1); // ten keys in hand: under load nothing waits
+    expect(await settled(a.processor.quiet(5_000))).toBe(true);
+    release();
+    expect(await settled(quiet)).toBe(true);
+  });
+
   it('reports how long its oldest event in hand has waited (a step that does not settle shows)', async () => {
     const store = createInMemoryEventStore();
     const leases = createInMemoryPartitionLeases();

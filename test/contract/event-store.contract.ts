@@ -155,6 +155,40 @@ export function eventStoreContract(
       expect(new Set(read.map((e) => e.data.n)).size).toBe(10);
     });
 
+    it('tells its own appends as the log records them (streams, revisions, positions), when the adapter can', async () => {
+      if (!store.onAppended) return;
+      const told: RecordedEvent[] = [];
+      const stop = store.onAppended((events) => told.push(...events));
+      const streams = Array.from({ length: 8 }, () => streamName());
+      // Concurrent appends of one to three events each, gathered into shared statements where the store does.
+      await Promise.all(
+        streams.map((stream, n) =>
+          store.append(
+            stream,
+            Array.from({ length: 1 + (n % 3) }, (_, k) => newEvent('Told', { n, k })),
+            'any',
+          ),
+        ),
+      );
+      await store.append(streams[0]!, [newEvent('Told', { again: true })], 0);
+      stop();
+      await store.append(streams[1]!, [newEvent('NotTold')], 'any');
+      const logged = await readAllOf(store, 0, new Set(streams), told.length + 1);
+      const byId = new Map(logged.map((event) => [event.id, event]));
+      expect(told).toHaveLength(1 + 2 + 3 + 1 + 2 + 3 + 1 + 2 + 1);
+      for (const event of told) {
+        const { streamName: stream, revision, position, type, data } = byId.get(event.id)!;
+        expect({ streamName: stream, revision, position, type, data }).toEqual({
+          streamName: event.streamName,
+          revision: event.revision,
+          position: event.position,
+          type: event.type,
+          data: event.data,
+        });
+      }
+      expect(told.some((event) => event.type === 'NotTold')).toBe(false);
+    });
+
     it('lists stream names by prefix, when the adapter can', async () => {
       if (!store.listStreams) return;
       const kind = `list${randomUUID().slice(0, 8)}`;

@@ -1,3 +1,4 @@
+import { appendListeners } from '../../application/append-listeners.ts';
 import {
   type AppendResult,
   type EventStore,
@@ -35,6 +36,7 @@ export function createInMemoryEventStore(): InMemoryEventStore {
   const running = new Set<Subscription>();
   let failingAppends = 0;
   let closed = false;
+  const appended = appendListeners();
 
   const assertOpen = () => {
     if (closed) throw new EventStoreUnavailableError('The in-memory event store is closed');
@@ -87,9 +89,13 @@ export function createInMemoryEventStore(): InMemoryEventStore {
         log.push(recorded);
       }
       if (stream.length > 0) streams.set(streamName, stream);
+      const result = { nextExpectedRevision: stream.length - 1, position: log.length };
+      appended.emit(streamName, structuredClone(events), result);
       notify();
-      return { nextExpectedRevision: stream.length - 1, position: log.length };
+      return result;
     },
+
+    onAppended: appended.listen,
 
     async readStream(streamName, { fromRevision = 0, maxCount = Number.POSITIVE_INFINITY } = {}) {
       assertOpen();

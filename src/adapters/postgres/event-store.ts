@@ -1,3 +1,4 @@
+import { appendListeners } from '../../application/append-listeners.ts';
 import type { EventStore, Subscription } from '../../application/ports/event-store.ts';
 import type { Sql } from './client.ts';
 import { createAppender } from './event-store/append.ts';
@@ -23,6 +24,8 @@ export type PostgresEventStore = EventStore & {
     after: number;
     span?: number;
     handle: (range: LogRange) => Promise<void>;
+    /** Awaited before each look at the head: lets a burst of appends finish, so one range takes it whole. */
+    settle?: () => Promise<void>;
   }): Subscription;
 };
 
@@ -45,13 +48,17 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
   const checkpoints = createCheckpoints(sql);
   const snapshots = createSnapshots(sql);
   const subscriptions = createSubscriptions(sql, log, checkpoints);
+  const appended = appendListeners();
   return {
     sql,
     async append(streamName, events, expected) {
       const result = await appendToStream(streamName, events, expected);
+      // One call of esbank_append_batch draws an entry's positions in a row, under one lock.
+      appended.emit(streamName, events, result);
       subscriptions.announce();
       return result;
     },
+    onAppended: appended.listen,
     readStream: createStreamReader(sql),
     readAll: log.readAll,
     headPosition: log.headPosition,

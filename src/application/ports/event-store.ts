@@ -86,6 +86,11 @@ export type SubscribeOptions = {
   eventTypes?: readonly string[];
   /** Called with each batch in log order; the next batch waits for it. A throw stops the subscription. */
   handle: SubscriptionHandler;
+  /**
+   * The subscriber takes this store's own appends as they commit (onAppended), so they need not
+   * wake it: it reads on another process's appends and on its poll. A hint a store may ignore.
+   */
+  ownAppendsTaken?: boolean;
 };
 
 export type Subscription = {
@@ -122,6 +127,16 @@ export interface EventStore {
   storeCheckpoint(name: string, position: number): Promise<void>;
   /** Every stream name starting with `prefix`, in name order (optional: for `esbank snapshot --all`). */
   listStreams?(prefix?: string): Promise<string[]>;
+  /**
+   * Calls `listener` with the events of every append through this store object, as recorded (with
+   * their positions), right after their commit: an in-process hint that lets a follower of the log
+   * act on them before its subscription reads them. The log stays the source of truth: what a
+   * listener does with a hint, the subscription must still reach and account for. A listener is
+   * called before the appender hears back, so it must only take note (act later), and the events
+   * are the appender's own objects, to be read, not changed. Returns the way to stop listening.
+   * Optional: a store that cannot tell an append's positions (EventStoreDB) offers none.
+   */
+  onAppended?(listener: (events: readonly RecordedEvent[]) => void): () => void;
   readSnapshot(streamName: string): Promise<Snapshot | null>;
   writeSnapshot(streamName: string, snapshot: Snapshot): Promise<void>;
   close(): Promise<void>;

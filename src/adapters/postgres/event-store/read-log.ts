@@ -77,6 +77,8 @@ export function createLogReader(sql: Sql) {
         return {
           events: rows.filter((row) => row.wanted).map((row) => toRecorded(row as EventRow)),
           reached: rows.at(-1)?.global_position ?? after,
+          /** The window was cut at batchSize: the log may go on. */
+          full: rows.length === batchSize,
         };
       }),
 

@@ -15,6 +15,8 @@ const OUTAGES: RetryPolicy = {
 const POLL_MIN_MS = 20;
 const POLL_MAX_MS = 500;
 
+type WakeUps = { count: number; waiters: Set<() => void> };
+
 /** A range of the log: the events with `after < position <= upTo`, all of them visible. */
 export type LogRange = { after: number; upTo: number };
 
@@ -31,17 +33,25 @@ export function createSubscriptions(
 ) {
   /** Sent with this store's NOTIFYs: its own come back to its LISTEN and wake nobody twice. */
   const self = randomUUID();
-  const waiters = new Set<() => void>();
-  /** Counts wake-ups, so a subscription that read while one arrived does not go to sleep. */
-  let wakeUps = 0;
+  /**
+   * Who waits for what: every follower for an append by another process (NOTIFY), and most also
+   * for this store's own. Each group counts its wake-ups, so a follower that read while one
+   * arrived does not go to sleep.
+   */
+  const anyAppend: WakeUps = { count: 0, waiters: new Set() };
+  const othersAppend: WakeUps = { count: 0, waiters: new Set() };
   let listening: Promise<{ unlisten(): Promise<void> } | null> | undefined;
   const subscriptions = new Set<Subscription>();
   let announcing: Promise<void> | undefined;
   let announceAgain = false;
 
-  const wakeAll = () => {
-    wakeUps++;
-    for (const wake of waiters) wake();
+  const wake = (group: WakeUps) => {
+    group.count++;
+    for (const waiter of group.waiters) waiter();
+  };
+  const wakeAll = (byOtherProcess: boolean) => {
+    wake(anyAppend);
+    if (byOtherProcess) wake(othersAppend);
   };
 
   let headRead: { wakeUps: number; position: Promise<number> } | undefined;
@@ -50,9 +60,9 @@ export function createSubscriptions(
    * share a read in flight that was sent after that wake-up, instead of one read each.
    */
   const sharedHead = () => {
-    if (headRead?.wakeUps !== wakeUps) {
+    if (headRead?.wakeUps !== anyAppend.count) {
       const position = log.headPosition();
-      const read = { wakeUps, position };
+      const read = { wakeUps: anyAppend.count, position };
       headRead = read;
       const settled = () => {
         if (headRead === read) headRead = undefined;
@@ -65,7 +75,7 @@ export function createSubscriptions(
   /** LISTEN once for all subscriptions; a failed LISTEN is tried again by the next subscription. */
   const ensureListening = () => {
     listening ??= sql
-      .listen(NOTIFY_CHANNEL, (from) => from !== self && wakeAll())
+      .listen(NOTIFY_CHANNEL, (from) => from !== self && wakeAll(true))
       .catch(() => {
         listening = undefined;
         return null;
@@ -74,7 +84,7 @@ export function createSubscriptions(
 
   /** After an append: wakes local subscriptions and notifies other processes, at most one NOTIFY in flight. */
   const announce = () => {
-    wakeAll();
+    wakeAll(false);
     if (announcing) {
       announceAgain = true;
       return;
@@ -99,28 +109,32 @@ export function createSubscriptions(
    */
   function follow<Batch>(options: {
     start: () => Promise<number>;
-    read: (after: number) => Promise<{ batch: Batch | null; reached: number }>;
+    /** `more`: the read stopped at its size limit, so the log may go on past `reached`. */
+    read: (after: number) => Promise<{ batch: Batch | null; reached: number; more: boolean }>;
     handle: (batch: Batch) => Promise<void>;
     /** After a batch is handled (and after a stretch with nothing to hand over): record `reached`. */
     commit?: (reached: number) => Promise<void>;
+    /** Woken by this store's own appends too (SubscribeOptions.ownAppendsTaken says when not). */
+    wakeOnOwnAppends?: boolean;
   }): Subscription {
     const stopping = new AbortController();
-    let wake: (() => void) | undefined;
+    let wakeSelf: (() => void) | undefined;
+    const wakeUps = options.wakeOnOwnAppends === false ? othersAppend : anyAppend;
     ensureListening();
 
     /** Sleeps `ms` unless woken or stopped first; returns at once if woken since `wakeUpsSeen`. */
     const pause = (ms: number, wakeUpsSeen: number) =>
       new Promise<void>((resolve) => {
-        if (stopping.signal.aborted || wakeUps !== wakeUpsSeen) return resolve();
+        if (stopping.signal.aborted || wakeUps.count !== wakeUpsSeen) return resolve();
         const done = () => {
           clearTimeout(timer);
-          waiters.delete(done);
-          wake = undefined;
+          wakeUps.waiters.delete(done);
+          wakeSelf = undefined;
           resolve();
         };
         const timer = setTimeout(done, ms);
-        wake = done;
-        waiters.add(done);
+        wakeSelf = done;
+        wakeUps.waiters.add(done);
       });
 
     /** Runs `work` through outages (OUTAGES); gives up (undefined) once stopped; other errors end it. */
@@ -137,22 +151,25 @@ export function createSubscriptions(
       let after = await retrying(options.start);
       let idleMs = POLL_MIN_MS;
       while (!stopping.signal.aborted && after !== undefined) {
-        const wakeUpsSeen = wakeUps;
+        const wakeUpsSeen = wakeUps.count;
         const next = await retrying(() => options.read(after!));
         if (next === undefined) break;
-        if (next.reached === after) {
-          await pause(idleMs, wakeUpsSeen);
-          // After a wake-up the poll starts short again: an event a wake-up did not find (held back
-          // by an append that then rolled back, which announces nothing) waits POLL_MIN_MS, not 500.
-          idleMs = wakeUps !== wakeUpsSeen ? POLL_MIN_MS : Math.min(POLL_MAX_MS, idleMs * 2);
-          continue;
+        if (next.reached > after) {
+          idleMs = POLL_MIN_MS;
+          if (next.batch !== null) await options.handle(next.batch);
+          after = next.reached;
+          const { commit } = options;
+          // Only after the handler succeeded: at-least-once, never a skipped batch.
+          if (commit) await retrying(() => commit(next.reached));
+          if (next.more) continue;
         }
-        idleMs = POLL_MIN_MS;
-        if (next.batch !== null) await options.handle(next.batch);
-        after = next.reached;
-        const { commit } = options;
-        // Only after the handler succeeded: at-least-once, never a skipped batch.
-        if (commit) await retrying(() => commit(next.reached));
+        // Caught up as of the read: whatever commits after it wakes this loop (an append through
+        // this store at once, another process's by NOTIFY), so only a wake-up since the read was
+        // sent, or the poll, is worth another read.
+        await pause(idleMs, wakeUpsSeen);
+        // After a wake-up the poll starts short again: an event a wake-up did not find (held back
+        // by an append that then rolled back, which announces nothing) waits POLL_MIN_MS, not 500.
+        idleMs = wakeUps.count !== wakeUpsSeen ? POLL_MIN_MS : Math.min(POLL_MAX_MS, idleMs * 2);
       }
     };
 
@@ -161,7 +178,7 @@ export function createSubscriptions(
       done,
       async stop() {
         stopping.abort();
-        wake?.();
+        wakeSelf?.();
         subscriptions.delete(subscription);
         await done.catch(() => {});
       },
@@ -177,15 +194,24 @@ export function createSubscriptions(
     subscribe(options: SubscribeOptions): Subscription {
       const { checkpoint, batchSize = DEFAULT_BATCH_SIZE, eventTypes, handle } = options;
       return follow({
+        wakeOnOwnAppends: !options.ownAppendsTaken,
         start: async () =>
           (checkpoint ? await checkpoints.readCheckpoint(checkpoint) : null) ?? options.after ?? 0,
         read: async (after) => {
           if (eventTypes) {
             const window = await log.readWindow(after, batchSize, eventTypes);
-            return { batch: window.events.length > 0 ? window.events : null, reached: window.reached };
+            return {
+              batch: window.events.length > 0 ? window.events : null,
+              reached: window.reached,
+              more: window.full,
+            };
           }
           const events = await log.readAll({ after, batchSize });
-          return { batch: events.length > 0 ? events : null, reached: events.at(-1)?.position ?? after };
+          return {
+            batch: events.length > 0 ? events : null,
+            reached: events.at(-1)?.position ?? after,
+            more: events.length === batchSize,
+          };
         },
         handle,
         ...(checkpoint
@@ -199,18 +225,27 @@ export function createSubscriptions(
       after,
       span = DEFAULT_BATCH_SIZE,
       handle,
+      settle,
     }: {
       after: number;
       span?: number;
       handle: (range: LogRange) => Promise<void>;
+      /** Awaited before each look at the head: lets a burst of appends finish, so one range takes it whole. */
+      settle?: () => Promise<void>;
     }) {
       return follow({
         start: async () => after,
         read: async (from) => {
+          await settle?.();
           // Every position up to the visible head has committed or rolled back, so any range below
           // it is complete, events or not (rolled-back appends leave gaps of any length).
-          const reached = Math.max(from, Math.min(await sharedHead(), from + span));
-          return { batch: reached > from ? { after: from, upTo: reached } : null, reached };
+          const head = await sharedHead();
+          const reached = Math.max(from, Math.min(head, from + span));
+          return {
+            batch: reached > from ? { after: from, upTo: reached } : null,
+            reached,
+            more: head > reached,
+          };
         },
         handle,
       });
