@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { mintToken } from '../src/adapters/http/auth.ts';
 import { createScratchDatabase } from '../src/adapters/postgres/database.ts';
 import { createBenchDatabase, percentile } from './support/bench-database.ts';
+import { cpuMeter } from './support/cpu.ts';
 import { jsonPoster } from './support/http.ts';
 import { BENCH_SECRET, spawnService } from './support/service-process.ts';
 
@@ -93,8 +94,16 @@ try {
 
   if (!values.stall) {
     log(`${TRANSFERS} transfers, one at a time...`);
+    // CPU per transfer, the service's and PostgreSQL's: steadier than latency on a noisy machine.
+    const meter = cpuMeter(db.sql, new URL(db.url).pathname.slice(1), { service: service.child.pid! });
+    const cpuAtStart = await meter.read();
     const runs = [];
     for (let i = 0; i < TRANSFERS; i++) runs.push(await transfer(i));
+    const cpu = await meter.spent(cpuAtStart);
+    const cpuMsPerTransfer = {
+      service: cpu.byProcess.service == null ? null : cpu.byProcess.service / TRANSFERS,
+      postgres: cpu.postgresMs === null ? null : cpu.postgresMs / TRANSFERS,
+    };
     const request = runs.map((run) => run.requestMs);
     const timeline = runs.map((run) => run.timelineMs);
     // The timeline's steps one by one (each a saga hop or two): where the time goes.
@@ -104,7 +113,7 @@ try {
     const hops = Object.fromEntries([...byHop].map(([hop, ms]) => [hop, spread(ms).p50]));
     if (values.json) {
       process.stdout.write(
-        `${JSON.stringify({ transfers: TRANSFERS, request: spread(request), timeline: spread(timeline), hopsP50: hops }, null, 2)}\n`,
+        `${JSON.stringify({ transfers: TRANSFERS, request: spread(request), timeline: spread(timeline), hopsP50: hops, cpuMsPerTransfer }, null, 2)}\n`,
       );
     } else {
       console.log(`
@@ -113,7 +122,8 @@ esbank bench:latency (${TRANSFERS} transfers one at a time at idle, Prefer: wait
   timeline REQUESTED → COMPLETED ${line(timeline)}
   its steps, p50                 ${Object.entries(hops)
     .map(([hop, ms]) => `${hop} ${f(ms)} ms`)
-    .join('   ')}`);
+    .join('   ')}
+  CPU per transfer               service ${f(cpuMsPerTransfer.service ?? Number.NaN)} ms   PostgreSQL ${f(cpuMsPerTransfer.postgres ?? Number.NaN)} ms`);
     }
   } else {
     const adminUrl = new URL(db.url);

@@ -35,6 +35,8 @@ const MIN_SECRET_BYTES = 32;
 const DRAIN_MS = 10_000;
 /** Idempotency keys live ≥ 24 h; expired ones are swept at start and then hourly. */
 const SWEEP_EVERY_MS = 3_600_000;
+/** How long the projections wait, at most, for the saga's steps in hand before they read (see startProjections). */
+const PROJECTION_SETTLE_MAX_MS = 10;
 
 export type RunningService = {
   url: string;
@@ -113,6 +115,9 @@ export async function startService(
     logger: logger.child({ component: 'projections' }),
     traced: tracing !== null,
     leased: { leases, owner },
+    // A transfer's hops come in a burst: the saga's steps in hand first, then one batch for all
+    // of them (no batch per hop competing with the hops for the cores), at most PROJECTION_SETTLE_MAX_MS late.
+    settle: () => saga.quiet(PROJECTION_SETTLE_MAX_MS),
   });
   const readModel = createReadModel(sql, { store });
   const idempotencyKeys = createPostgresIdempotencyStore(sql);

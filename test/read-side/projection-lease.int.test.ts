@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPostgresEventStore } from '../../src/adapters/postgres/event-store.ts';
 import { createPostgresPartitionLeases } from '../../src/adapters/postgres/partition-leases.ts';
 import { balancesProjection } from '../../src/adapters/postgres/projections/balances.ts';
 import {
   applyBatch,
   ensureCheckpoints,
-  projectionProcessor,
+  PROJECTIONS_PROCESSOR,
   rangeOf,
 } from '../../src/adapters/postgres/projections/runner.ts';
 import { createPostgresSagaStore } from '../../src/adapters/postgres/saga-store.ts';
@@ -31,7 +31,7 @@ describe('a projection batch is fenced by its lease', () => {
     const head = await store.headPosition();
     await ensureCheckpoints(db.sql, ['balances']);
     const leases = createPostgresPartitionLeases(db.sql);
-    const processor = projectionProcessor('balances');
+    const processor = PROJECTIONS_PROCESSOR;
 
     const [stale] = await leases.acquire(processor, 1, 'paused-instance', 60_000);
     // The holder was paused past its lease; another instance claimed it with a new fence.
@@ -42,11 +42,17 @@ describe('a projection batch is fenced by its lease', () => {
 
     const batch = rangeOf({ after: 0, upTo: head });
     await expect(
-      applyBatch(db.sql, balancesProjection, batch, 0, {
-        processor,
-        owner: 'paused-instance',
-        fence: stale!.fence,
-      }),
+      applyBatch(
+        db.sql,
+        [balancesProjection],
+        batch,
+        { balances: 0 },
+        {
+          processor,
+          owner: 'paused-instance',
+          fence: stale!.fence,
+        },
+      ),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect(await db.sql`SELECT * FROM balances`).toHaveLength(0);
     expect(
@@ -54,16 +60,22 @@ describe('a projection batch is fenced by its lease', () => {
     ).toBe(0);
 
     expect(
-      await applyBatch(db.sql, balancesProjection, batch, 0, {
-        processor,
-        owner: 'new-owner',
-        fence: current!.fence,
-      }),
-    ).toBe(head);
+      await applyBatch(
+        db.sql,
+        [balancesProjection],
+        batch,
+        { balances: 0 },
+        {
+          processor,
+          owner: 'new-owner',
+          fence: current!.fence,
+        },
+      ),
+    ).toEqual({ balances: head });
     expect(await db.sql`SELECT * FROM balances`).toHaveLength(2);
 
-    // A short range with none of the projection's events only moves the checkpoint (one
-    // statement), still under the fence: the stale owner moves nothing, the owner moves it.
+    // A range with none of the projection's events runs none of its statements and only moves
+    // the checkpoint, still under the fence: the stale owner moves nothing, the owner moves it.
     const unrelated = () =>
       store.append(`other-${crypto.randomUUID()}`, [newEvent('SomethingElse')], 'no_stream');
     await unrelated();
@@ -72,23 +84,37 @@ describe('a projection batch is fenced by its lease', () => {
     const short = rangeOf({ after: head, upTo: later });
     const checkpoint = async () =>
       (await db.sql`SELECT position FROM projection_checkpoints WHERE name = 'balances'`)[0]!.position;
+    const watched = { ...balancesProjection, apply: vi.fn(balancesProjection.apply) };
     await expect(
-      applyBatch(db.sql, balancesProjection, short, head, {
-        processor,
-        owner: 'paused-instance',
-        fence: stale!.fence,
-      }),
+      applyBatch(
+        db.sql,
+        [watched],
+        short,
+        { balances: head },
+        {
+          processor,
+          owner: 'paused-instance',
+          fence: stale!.fence,
+        },
+      ),
     ).rejects.toBeInstanceOf(LeaseLostError);
     expect(await checkpoint()).toBe(head);
     const balancesBefore = await db.sql`SELECT * FROM balances ORDER BY account_id`;
     expect(
-      await applyBatch(db.sql, balancesProjection, short, head, {
-        processor,
-        owner: 'new-owner',
-        fence: current!.fence,
-      }),
-    ).toBe(later);
+      await applyBatch(
+        db.sql,
+        [watched],
+        short,
+        { balances: head },
+        {
+          processor,
+          owner: 'new-owner',
+          fence: current!.fence,
+        },
+      ),
+    ).toEqual({ balances: later });
     expect(await checkpoint()).toBe(later);
+    expect(watched.apply).not.toHaveBeenCalled();
     expect(await db.sql`SELECT * FROM balances ORDER BY account_id`).toEqual(balancesBefore);
     await store.close();
   });

@@ -46,16 +46,25 @@ export async function ensureCheckpoints(sql: Sql, names: readonly ProjectionName
 
 /**
  * A batch for applyBatch: how to read its events above a checkpoint, and its last position. A
- * range of the log table also says so (`inLog`): a short one may turn out to hold nothing for
- * the projection, which then only moves its checkpoint.
+ * range of the log table says so (`inLog`: the lock reads which types it holds); a batch in hand
+ * tells its types itself (`typesAfter`).
  */
-export type Batch = { eventsAfter: (checkpoint: number) => EventSource; last: number; inLog?: true };
+export type Batch = {
+  eventsAfter: (checkpoint: number) => EventSource;
+  last: number;
+  inLog?: true;
+  typesAfter?: (checkpoint: number) => readonly string[];
+};
 
 /** A batch of events in hand (any store). */
-export const batchOf = (events: readonly RecordedEvent[]): Batch => ({
-  eventsAfter: (checkpoint) => eventsFromBatch(events.filter((event) => event.position > checkpoint)),
-  last: events[events.length - 1]?.position ?? 0,
-});
+export const batchOf = (events: readonly RecordedEvent[]): Batch => {
+  const after = (checkpoint: number) => events.filter((event) => event.position > checkpoint);
+  return {
+    eventsAfter: (checkpoint) => eventsFromBatch(after(checkpoint)),
+    typesAfter: (checkpoint) => after(checkpoint).map((event) => event.type),
+    last: events[events.length - 1]?.position ?? 0,
+  };
+};
 
 /** A range of the log table (the store is in the same database): nothing is read into this process. */
 export const rangeOf = ({ upTo }: LogRange): Batch => ({
@@ -64,100 +73,81 @@ export const rangeOf = ({ upTo }: LogRange): Batch => ({
   inLog: true,
 });
 
-/** A range this short may hold none of a projection's events (at idle a saga hop appends one or two). */
-const SKIP_CHECK_SPAN = 8;
+/** Where each projection's checkpoint is. */
+export type Checkpoints = Partial<Record<ProjectionName, number>>;
 
-/**
- * Moves the checkpoint over `(expected, last]` in one statement when that range of the log holds
- * none of the projection's event types (and the checkpoint is where the runner left it, and the
- * lease, if any, is held); true if it did. At idle most wake-ups of most projections are such
- * ranges: this spares them the batch transaction's round trips.
- */
-async function skipIfNoneApply(
-  sql: Sql,
-  projection: Projection,
-  expected: number,
-  last: number,
-  lease?: ProjectionLease,
-) {
-  const [moved] = await sql<{ name: string }[]>`
-    WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)), moved AS (
-      UPDATE projection_checkpoints SET position = ${last}
-      FROM relaxed
-      WHERE name = ${projection.name} AND position = ${expected}
-        AND NOT EXISTS (
-          SELECT 1 FROM events
-          WHERE global_position > ${expected} AND global_position <= ${last}
-            AND type = ANY(${projection.eventTypes as string[]}))
-        AND ${lease ? holdsLease(sql, lease) : sql`true`}
-      RETURNING name
-    )
-    SELECT name, pg_notify(${CHECKPOINT_CHANNEL}, name) FROM moved`;
-  return moved !== undefined;
-}
-
-/** The lease a runner holds its projection by (one partition); its every batch is fenced by it. */
+/** The lease one instance at a time runs the projections by; its every batch is fenced by it. */
 export type ProjectionLease = { processor: string; owner: string; fence: number };
 
-/** The name of a projection's processor in the lease table. */
-export const projectionProcessor = (name: ProjectionName) => `projection:${name}`;
+/** The name of the projections' processor in the lease table. */
+export const PROJECTIONS_PROCESSOR = 'projections';
 
 /**
- * Applies a batch and moves the projection's checkpoint in one transaction. The checkpoint row is
- * locked first and events at or below it are dropped, so two runners (two instances) never apply
- * an event twice, and a crash (the transaction rolls back) never skips one. `expected` is where
- * the caller left the checkpoint: one below it was rewound by a replay, one beyond the whole batch
- * was moved by another runner; either way the caller restarts from the checkpoint. With a `lease`,
- * the transaction applies nothing unless the runner still holds it under its fence.
- * Returns the new checkpoint.
+ * Applies a batch to every projection of `projections` and moves their checkpoints, in one
+ * transaction. The checkpoint rows are locked first and each projection takes only the events
+ * above its own checkpoint, so two runners (two instances) never apply an event twice, and a crash
+ * (the transaction rolls back) never skips one. A projection with none of its event types in its
+ * part of the batch runs no statement; its checkpoint moves all the same. `expected` is where the
+ * caller left the checkpoints: one below it was rewound by a replay, and the caller restarts from
+ * the checkpoints. With a `lease`, the transaction applies nothing unless the runner still holds it
+ * under its fence. Returns the new checkpoints.
  */
 export async function applyBatch(
   sql: Sql,
-  projection: Projection,
+  projections: readonly Projection[],
   batch: Batch,
-  expected: number,
+  expected: Checkpoints,
   lease?: ProjectionLease,
-): Promise<number> {
+): Promise<Checkpoints> {
   const { last } = batch;
-  if (
-    batch.inLog &&
-    last - expected <= SKIP_CHECK_SPAN &&
-    (await skipIfNoneApply(sql, projection, expected, last, lease))
-  )
-    return last;
+  const names = projections.map((projection) => projection.name);
   return sql.begin(async (tx) => {
-    // Read models are derived: a batch lost in a crash goes with its checkpoint and is applied
-    // again, so the commit need not wait for the WAL flush.
-    const [row] = await tx<{ position: number }[]>`
-      SELECT position, set_config('synchronous_commit', 'off', true)
-      FROM projection_checkpoints WHERE name = ${projection.name} FOR UPDATE`;
-    const from = row?.position ?? 0;
-    if (from < expected || from >= last) {
-      if (from === last) return from;
-      throw new CheckpointMovedError(`${projection.name} is at ${from}, this runner at ${expected}`);
-    }
-    await projection.apply(tx, batch.eventsAfter(from));
-    // The fence, in the statement that moves the checkpoint: without the lease nothing moves, and
-    // the whole batch rolls back. (A new owner waits on the checkpoint row this transaction holds.)
-    const [moved] = await tx<{ name: string }[]>`
-      WITH moved AS (
-        UPDATE projection_checkpoints SET position = ${last}
-        WHERE name = ${projection.name} AND ${lease ? holdsLease(tx, lease) : tx`true`}
-        RETURNING name
+    // One statement locks the checkpoints and moves them, under the fence, ahead of the rows: the
+    // transaction is one, so a failure below takes the move back with the rows. Read models are
+    // derived: a batch lost in a crash goes with its checkpoints and is applied again, so the
+    // commit need not wait for the WAL flush. Which event types each projection's part of a log
+    // range holds comes along (a batch in hand knows its own).
+    const rows = await tx<
+      { name: ProjectionName; position: number; moved: boolean; types: string[] | null }[]
+    >`
+      WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)), locked AS (
+        SELECT c.name, c.position FROM projection_checkpoints c, relaxed
+        WHERE c.name = ANY(${names}) FOR UPDATE OF c
+      ), moved AS (
+        UPDATE projection_checkpoints c SET position = ${last}
+        FROM locked l
+        WHERE c.name = l.name AND l.position < ${last} AND ${lease ? holdsLease(tx, lease) : tx`true`}
+        RETURNING c.name
       )
-      SELECT name, pg_notify(${CHECKPOINT_CHANNEL}, name) FROM moved`;
-    if (!moved) throw new LeaseLostError(`${lease?.processor}: this instance no longer holds it`);
-    return last;
+      SELECT l.name, l.position, m.name IS NOT NULL AS moved,
+             CASE WHEN m.name IS NOT NULL THEN pg_notify(${CHECKPOINT_CHANNEL}, l.name) END AS notified,
+             ${
+               batch.inLog
+                 ? tx`(SELECT array_agg(DISTINCT e.type) FROM events e
+                       WHERE e.global_position > l.position AND e.global_position <= ${last})`
+                 : tx`NULL`
+             } AS types
+      FROM locked l LEFT JOIN moved m ON m.name = l.name`;
+    const reached: Checkpoints = {};
+    const applying: Promise<void>[] = [];
+    for (const projection of projections) {
+      const row = rows.find((r) => r.name === projection.name);
+      const from = row?.position ?? 0;
+      reached[projection.name] = Math.max(from, last);
+      if (from >= last) continue;
+      if (from < (expected[projection.name] ?? 0))
+        throw new CheckpointMovedError(
+          `${projection.name} is at ${from}, this runner at ${expected[projection.name]}`,
+        );
+      if (!row?.moved) throw new LeaseLostError(`${lease?.processor}: this instance no longer holds it`);
+      const holds = row.types ?? batch.typesAfter?.(from) ?? projection.eventTypes;
+      if (projection.eventTypes.some((type) => holds.includes(type)))
+        applying.push(projection.apply(tx, batch.eventsAfter(from)));
+    }
+    await Promise.all(applying);
+    return reached;
   });
 }
-
-export type ProjectionRunner = {
-  readonly projection: ProjectionName;
-  /** The position this runner has applied up to. */
-  position(): number;
-  /** Stops after the batch in hand; resolves once stopped. */
-  stop(): Promise<void>;
-};
 
 /** The trace contexts of the events of `projection` in `(after, upTo]`: from the batch in hand, else the log table. */
 async function tracesApplied(
@@ -179,98 +169,104 @@ async function tracesApplied(
       AND type = ANY(${projection.eventTypes as string[]}) AND metadata ? 'traceparent'`;
 }
 
-/**
- * Runs one projection: a subscription from its checkpoint (the projection_checkpoints row, not the
- * store's checkpoints) whose every batch is applied together with the checkpoint (applyBatch).
- * When the log is in the same database (the PostgreSQL store on this pool), the projection's SQL
- * reads each range of it straight from the `events` table; otherwise the events are read here and
- * sent along.
- * A failure (the database down, a replay swapping tables) restarts it from the checkpoint, with
- * backoff unless the checkpoint merely moved.
- */
 const restartBackoff = backoff({ initialMs: 100, maxMs: 5_000 });
 
-export function startProjectionRunner(options: {
+type RunnerOptions = {
   store: EventStore;
   sql: Sql;
-  projection: Projection;
   logger: AppLogger;
   batchSize?: number;
   /** false: read the events through the store even when the log table is at hand (tests compare both ways). */
   readLogTable?: boolean;
   /** A span per batch applied, in the trace of each event it applied (the process traces). */
   traced?: boolean;
-  /** Held by this lease (one instance runs each projection): a batch applies nothing once it is lost. */
-  lease?: ProjectionLease;
-}): ProjectionRunner {
-  const { store, sql, projection, logger } = options;
-  let position = 0;
+  projections?: readonly Projection[];
+  /**
+   * Awaited before each look at the log's head (the log table only): lets a burst of this
+   * process's appends (a transfer's saga hops) finish, so one batch takes them all.
+   */
+  settle?: () => Promise<void>;
+};
+
+/**
+ * Runs the projections: one subscription from their lowest checkpoint (the projection_checkpoints
+ * rows, not the store's checkpoints) whose every batch is applied to all of them, with their
+ * checkpoints, in one transaction (applyBatch). When the log is in the same database (the
+ * PostgreSQL store on this pool), the projections' SQL reads each range of it straight from the
+ * `events` table; otherwise the events are read here and sent along. A failure (the database
+ * down, a replay swapping tables) restarts it from the checkpoints, with backoff unless a
+ * checkpoint merely moved.
+ */
+function startRunner(options: RunnerOptions & { lease?: ProjectionLease }, positions: Checkpoints) {
+  const { store, sql, logger } = options;
+  const projections = options.projections ?? PROJECTIONS;
+  const names = projections.map((projection) => projection.name);
   const stopping = new AbortController();
   let subscription: Subscription | undefined;
 
   const follow = async (progress: () => void) => {
-    await ensureCheckpoints(sql, [projection.name]);
-    const [row] = await sql<{ position: number }[]>`
-      SELECT position FROM projection_checkpoints WHERE name = ${projection.name}`;
-    position = row?.position ?? 0;
+    await ensureCheckpoints(sql, names);
+    const rows = await sql<{ name: ProjectionName; position: number }[]>`
+      SELECT name, position FROM projection_checkpoints WHERE name = ANY(${names})`;
+    for (const row of rows) positions[row.name] = row.position;
     const apply = async (batch: Batch, events?: readonly RecordedEvent[]) => {
-      const from = position;
+      const before = { ...positions };
       const started = new Date();
-      position = await applyBatch(sql, projection, batch, position, options.lease);
+      Object.assign(positions, await applyBatch(sql, projections, batch, before, options.lease));
       progress();
-      if (options.traced && position > from) {
-        const traces = await tracesApplied(sql, projection, from, position, events);
+      if (!options.traced) return;
+      for (const projection of projections) {
+        const from = before[projection.name] ?? 0;
+        const to = positions[projection.name] ?? 0;
+        if (to <= from) continue;
+        const traces = await tracesApplied(sql, projection, from, to, events);
         recordEventSpans(traces, `projection ${projection.name}`, started, {
           'esbank.projection': projection.name,
-          'esbank.position': position,
+          'esbank.position': to,
         });
       }
     };
+    const after = Math.min(...names.map((name) => positions[name] ?? 0));
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     subscription =
       options.readLogTable !== false && logTableOn(store, sql)
-        ? store.followLog({ after: position, span: batchSize, handle: (range) => apply(rangeOf(range)) })
-        : store.subscribe({ after: position, batchSize, handle: (events) => apply(batchOf(events), events) });
+        ? store.followLog({
+            after,
+            span: batchSize,
+            handle: (range) => apply(rangeOf(range)),
+            ...(options.settle ? { settle: options.settle } : {}),
+          })
+        : store.subscribe({ after, batchSize, handle: (events) => apply(batchOf(events), events) });
     if (stopping.signal.aborted) await subscription.stop();
     await subscription.done;
     // Ended without a stop from us: the store was closed under it, so there is nothing to follow.
     if (!stopping.signal.aborted)
-      logger.info({ projection: projection.name }, 'projection stopped: its subscription ended');
+      logger.info({ projections: names }, 'projections stopped: their subscription ended');
   };
 
-  /** Follows from the checkpoint; a checkpoint moved by another runner or a replay is followed again at once. */
-  const followFromCheckpoint = async (progress: () => void) => {
+  /** Follows from the checkpoints; a checkpoint moved by another runner or a replay is followed again at once. */
+  const followFromCheckpoints = async (progress: () => void) => {
     for (;;) {
       try {
         return await follow(progress);
       } catch (error) {
         if (!(error instanceof CheckpointMovedError) || stopping.signal.aborted) throw error;
-        logger.debug(
-          { projection: projection.name, reason: error.message },
-          'projection restarts from its checkpoint',
-        );
+        logger.debug({ reason: error.message }, 'projections restart from their checkpoints');
       }
     }
   };
 
-  const run = () =>
-    keepRunning(
-      followFromCheckpoint,
-      // A lost lease ends the runner: the instance that holds it now runs the projection.
-      { retryOn: (error) => !(error instanceof LeaseLostError), delayMs: restartBackoff },
-      {
-        signal: stopping.signal,
-        onFailure: (error, failures) =>
-          logger.warn({ err: error, projection: projection.name, failures }, 'projection failed; restarting'),
-      },
-    ).catch((error) =>
-      logger.info({ projection: projection.name, reason: String(error) }, 'projection stopped'),
-    );
+  const running = keepRunning(
+    followFromCheckpoints,
+    // A lost lease ends the runner: the instance that holds it now runs the projections.
+    { retryOn: (error) => !(error instanceof LeaseLostError), delayMs: restartBackoff },
+    {
+      signal: stopping.signal,
+      onFailure: (error, failures) => logger.warn({ err: error, failures }, 'projections failed; restarting'),
+    },
+  ).catch((error) => logger.info({ reason: String(error) }, 'projections stopped'));
 
-  const running = run();
   return {
-    projection: projection.name,
-    position: () => position,
     async stop() {
       stopping.abort();
       await subscription?.stop();
@@ -285,52 +281,36 @@ export type ProjectionRunners = {
   positions(): Record<ProjectionName, number>;
 };
 
-/** Starts one runner per read model (all three unless `projections` says otherwise). */
 /**
- * Runs the projections in this process, each with its own runner. Where several instances run
- * them, they lease them (`leased`): each projection runs in one instance at a time, its every batch
- * fenced by its lease, and another instance takes it over when that one dies. Single owner rather
- * than partitioned: a projection is one set-based statement per batch, far from the bottleneck, and
- * one writer per read model keeps its checkpoint one row.
+ * Runs the projections in this process (all three unless `projections` says otherwise). Where
+ * several instances run them, they lease them (`leased`): one instance at a time runs them, its
+ * every batch fenced by the lease, and another takes over when that one dies. Single owner rather
+ * than partitioned: a batch is one set-based statement per read model, far from the bottleneck,
+ * and one writer keeps each checkpoint one row.
  */
-export function startProjections(options: {
-  store: EventStore;
-  sql: Sql;
-  logger: AppLogger;
-  batchSize?: number;
-  readLogTable?: boolean;
-  traced?: boolean;
-  projections?: readonly Projection[];
-  leased?: { leases: PartitionLeases; owner: string };
-}): ProjectionRunners {
+export function startProjections(
+  options: RunnerOptions & { leased?: { leases: PartitionLeases; owner: string } },
+): ProjectionRunners {
   const { leased, ...runnerOptions } = options;
-  const projections = options.projections ?? PROJECTIONS;
-  const positions = new Map<ProjectionName, () => number>();
-  const run = (projection: Projection, lease?: ProjectionLease) => {
-    const runner = startProjectionRunner({ ...runnerOptions, projection, ...(lease ? { lease } : {}) });
-    positions.set(projection.name, runner.position);
-    return runner;
-  };
-  const runners = leased
-    ? projections.map((projection) => {
-        const processor = projectionProcessor(projection.name);
-        return runWhileLeased({
-          name: processor,
-          leases: leased.leases,
-          owner: leased.owner,
-          logger: options.logger,
-          start: (claim) => run(projection, { processor, owner: leased.owner, fence: claim.fence }),
-        });
+  const positions: Checkpoints = {};
+  const runner = leased
+    ? runWhileLeased({
+        name: PROJECTIONS_PROCESSOR,
+        leases: leased.leases,
+        owner: leased.owner,
+        logger: options.logger,
+        start: (claim) =>
+          startRunner(
+            {
+              ...runnerOptions,
+              lease: { processor: PROJECTIONS_PROCESSOR, owner: leased.owner, fence: claim.fence },
+            },
+            positions,
+          ),
       })
-    : projections.map((projection) => run(projection));
+    : startRunner(runnerOptions, positions);
   return {
-    async stop() {
-      await Promise.all(runners.map((runner) => runner.stop()));
-    },
-    positions: () =>
-      Object.fromEntries([...positions].map(([name, position]) => [name, position()])) as Record<
-        ProjectionName,
-        number
-      >,
+    stop: () => runner.stop(),
+    positions: () => ({ ...positions }) as Record<ProjectionName, number>,
   };
 }
