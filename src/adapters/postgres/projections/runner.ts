@@ -292,7 +292,9 @@ export function startProjections(
   options: RunnerOptions & { leased?: { leases: PartitionLeases; owner: string } },
 ): ProjectionRunners {
   const { leased, ...runnerOptions } = options;
-  const positions: Checkpoints = {};
+  const positions: Checkpoints = Object.fromEntries(
+    (options.projections ?? PROJECTIONS).map((projection) => [projection.name, 0]),
+  );
   const runner = leased
     ? runWhileLeased({
         name: PROJECTIONS_PROCESSOR,
