@@ -93,17 +93,31 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     else await transfers.handle(command.id, command.command, ctx);
   }
 
+  /**
+   * Sends a reaction: its deadline changes and its commands (in order) at the same time, for
+   * neither depends on the other: a step that fails half-way is tried again whole, and each part
+   * is idempotent (an upsert, a delete, a command its aggregate records once).
+   */
   async function apply(reaction: SagaReaction, ctx: CommandContext, fence: Fence | undefined) {
-    for (const deadline of reaction.deadlines) {
-      fence?.assert();
-      if (deadline.type === 'schedule')
-        await sagaStore.schedule(deadline.transferId, new Date(deadline.dueAt));
-      else await sagaStore.cancel(deadline.transferId);
-    }
-    for (const command of reaction.commands) {
-      fence?.assert();
-      await execute(command, ctx);
-    }
+    const deadlines = async () => {
+      for (const deadline of reaction.deadlines) {
+        fence?.assert();
+        if (deadline.type === 'schedule')
+          await sagaStore.schedule(deadline.transferId, new Date(deadline.dueAt));
+        else await sagaStore.cancel(deadline.transferId);
+      }
+    };
+    const commands = async () => {
+      for (const command of reaction.commands) {
+        fence?.assert();
+        await execute(command, ctx);
+      }
+    };
+    // Both settle before a failure is reported, so a retry never overlaps the attempt before it.
+    const [failed] = (await Promise.allSettled([deadlines(), commands()])).filter(
+      (outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected',
+    );
+    if (failed) throw failed.reason;
   }
 
   /** Store outages within one step, waited out a few times before the subscription restarts. */
