@@ -131,8 +131,22 @@ try {
     >`SELECT count(*)::int AS done FROM transfers WHERE status <> 'PENDING'`;
     return row!.done;
   };
-  for (let i = 0; i < 6000 && (await ended()) < TRANSFERS; i++)
+  for (let i = 0; i < 6000 && (await ended()) < TRANSFERS; i++) {
+    // Still waiting after 3 s: a step may be stuck. Show a few such transfers' steps and deadlines.
+    if (i === 60) {
+      const pending = await db.sql<{ transfer_id: string; steps: string; due_at: Date | null }[]>`
+        SELECT t.transfer_id, d.due_at,
+               (SELECT string_agg(e.type, ' > ' ORDER BY e.global_position) FROM events e
+                WHERE e.data ->> 'transferId' = t.transfer_id::text) AS steps
+        FROM transfers t LEFT JOIN transfer_deadlines d USING (transfer_id)
+        WHERE t.status = 'PENDING' LIMIT 5`;
+      for (const row of pending)
+        process.stderr.write(
+          `still pending after 3 s: ${row.transfer_id} ${row.steps} (deadline ${row.due_at?.toISOString() ?? 'none'})\n`,
+        );
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const totalSeconds = (performance.now() - started) / 1000;
   const cpu = await meter.spent(cpuAtStart);
   await new Promise((resolve) => setTimeout(resolve, 1_100)); // the statistics are flushed about once a second
