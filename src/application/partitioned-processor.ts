@@ -49,8 +49,10 @@ const QUIET_AT_MOST_KEYS = 4;
  * each instance handles the partitions it leases: it follows the log from the lowest checkpoint
  * it holds and hands `handle` each event of its partitions past their checkpoints.
  *
- * Events of one key are handled one after another, in log order; different keys run at once, and
- * the reader goes on reading while they do (at most MAX_IN_FLIGHT events in hand), so one hop of
+ * Events of one key are handled one after another, in log order, except that an event this
+ * process appended is handled as its append returns (it follows its key's events in hand, and
+ * an earlier one from another process may come after it, as on a redelivery); different keys run
+ * at once, and the reader goes on reading while they do (at most MAX_IN_FLIGHT events in hand), so one hop of
  * a saga costs its own step, not the slowest step of a batch. The checkpoints move, under their
  * fences, to the low-water mark: the position below which every event is handled. A lost lease
  * (rebalanced, or this process paused past it) fails `fence.assert()` in the handler and the

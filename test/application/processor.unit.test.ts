@@ -15,6 +15,15 @@ const PARTITIONS = 8;
 const TIMING = { leaseMs: 400, renewMs: 50 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A promise that stays pending until `open()`. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
 /** `count` events, keyed `key-0` … `key-{keys-1}` in turn, appended one stream per key. */
 async function appendKeyed(store: EventStore, count: number, keys = 40, from = 0) {
   for (let i = from; i < from + count; i++) {
@@ -137,10 +146,7 @@ describe('partitioned processor', () => {
   it('fences a paused instance: woken past its lease it applies nothing, and another instance handles its events', async () => {
     const store = createInMemoryEventStore();
     const leases = createInMemoryPartitionLeases();
-    let release!: () => void;
-    const paused = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { opened: paused, open: release } = gate();
     let appliedAfterPause = 0;
     let fencedOff = 0;
     // The first batch `a` gets stalls (a SIGSTOP, a long GC) until well past its lease, then tries to go on.
@@ -188,10 +194,7 @@ describe('partitioned processor', () => {
 
   /** The store, with its subscriptions' batches held back until `open()`: what is handled meanwhile came from onAppended. */
   const withReaderHeldBack = (store: EventStore) => {
-    let open!: () => void;
-    const opened = new Promise<void>((resolve) => {
-      open = resolve;
-    });
+    const { opened, open } = gate();
     const held: EventStore = {
       ...store,
       subscribe: (options) =>
@@ -250,10 +253,7 @@ describe('partitioned processor', () => {
   it('is quiet once nothing is in hand; while the events of many keys are, at once', async () => {
     const store = createInMemoryEventStore();
     const leases = createInMemoryPartitionLeases();
-    let release!: () => void;
-    const stuck = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { opened: stuck, open: release } = gate();
     const a = instance(store, leases, 'a', () => stuck);
     await expect.poll(() => a.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
     const settled = (promise: Promise<void>) =>
@@ -271,10 +271,7 @@ describe('partitioned processor', () => {
   it('reports how long its oldest event in hand has waited (a step that does not settle shows)', async () => {
     const store = createInMemoryEventStore();
     const leases = createInMemoryPartitionLeases();
-    let release!: () => void;
-    const stuck = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { opened: stuck, open: release } = gate();
     const a = instance(store, leases, 'a', (events) => (events[0]!.data.n === 0 ? stuck : Promise.resolve()));
     await expect.poll(() => a.processor.status().held.length, { timeout: 5_000 }).toBe(PARTITIONS);
     expect(a.processor.status().oldestInHandMs).toBe(0);

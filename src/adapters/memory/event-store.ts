@@ -90,7 +90,7 @@ export function createInMemoryEventStore(): InMemoryEventStore {
       }
       if (stream.length > 0) streams.set(streamName, stream);
       const result = { nextExpectedRevision: stream.length - 1, position: log.length };
-      appended.emit(streamName, structuredClone(events), result);
+      appended.emit(streamName, events, result);
       notify();
       return result;
     },

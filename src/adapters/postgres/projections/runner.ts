@@ -61,7 +61,7 @@ export const batchOf = (events: readonly RecordedEvent[]): Batch => {
   const after = (checkpoint: number) => events.filter((event) => event.position > checkpoint);
   return {
     eventsAfter: (checkpoint) => eventsFromBatch(after(checkpoint)),
-    typesAfter: (checkpoint) => after(checkpoint).map((event) => event.type),
+    typesAfter: (checkpoint) => [...new Set(after(checkpoint).map((event) => event.type))],
     last: events[events.length - 1]?.position ?? 0,
   };
 };
