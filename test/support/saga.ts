@@ -29,11 +29,18 @@ export const fakeClock = (start = Date.parse('2030-01-01T00:00:00.000Z')) => {
   };
 };
 
-/** The instances of one test share their leases per store, as instances share one PostgreSQL. */
-const leasesByStore = new WeakMap<EventStore, PartitionLeases>();
-const leasesOf = (store: EventStore) => {
-  const leases = leasesByStore.get(store) ?? createInMemoryPartitionLeases();
-  leasesByStore.set(store, leases);
+/**
+ * The instances of one test share their leases per store and processor name, as instances share
+ * one PostgreSQL. A processor of another name gets leases of its own: the leases count an
+ * instance towards every processor's fair share, so one that never claims a processor's
+ * partitions (it runs another) would leave part of them to nobody.
+ */
+const leasesByStore = new WeakMap<EventStore, Map<string, PartitionLeases>>();
+const leasesOf = (store: EventStore, name: string) => {
+  const byName = leasesByStore.get(store) ?? new Map<string, PartitionLeases>();
+  leasesByStore.set(store, byName);
+  const leases = byName.get(name) ?? createInMemoryPartitionLeases();
+  byName.set(name, leases);
   return leases;
 };
 
@@ -44,7 +51,7 @@ const leasesOf = (store: EventStore) => {
 export function runSaga(saga: TransferSagaCoordinator, store: EventStore, name = 'transfer-saga') {
   const processor = startTransferSagaProcessor(saga, {
     store,
-    leases: leasesOf(store),
+    leases: leasesOf(store, name),
     owner: randomUUID(),
     logger: silentLogger,
     name,
