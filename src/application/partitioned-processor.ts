@@ -3,8 +3,18 @@ import type { AppLogger } from './ports/logger.ts';
 import type { PartitionClaim, PartitionLeases } from './ports/partition-leases.ts';
 import { type Fence, keepLeases, LeaseLostError, type LeaseTiming, type Tenure } from './processor.ts';
 
-/** Resolves once the code running now, and the promise callbacks it set off, are done. */
-const afterThisTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+let thisTurnDone: Promise<void> | undefined;
+/**
+ * Resolves once the code running now, and the promise callbacks it set off, are done: one
+ * setImmediate shared by whoever asks in the same turn (the events of many appends under load).
+ */
+const afterThisTurn = () =>
+  (thisTurnDone ??= new Promise<void>((resolve) =>
+    setImmediate(() => {
+      thisTurnDone = undefined;
+      resolve();
+    }),
+  ));
 
 /** FNV-1a: a stable partition for a key, the same in every process. */
 export function partitionOf(key: string, partitions: number): number {

@@ -196,6 +196,8 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   }
 
   async function handleBatch(events: RecordedEvent[], fence?: Fence) {
+    // The processor hands over one event at a time.
+    if (events.length === 1) return handleEvent(events[0]!, fence);
     const byTransfer = new Map<string, RecordedEvent[]>();
     for (const event of events) {
       const key = String(event.data.transferId ?? event.id);
