@@ -74,8 +74,8 @@ try {
     ...Object.fromEntries(services.map((service, i) => [`service${i}`, service.child.pid!])),
     client: process.pid,
   });
-  // A reader beside the load: GET /accounts/:id every 20 ms (it waits for the read model to reach
-  // the newest committed event, so this is what read-your-writes costs under load).
+  // A reader beside the load: GET /accounts/:id every 20 ms (it waits for the balances read model
+  // to reach the account's newest event, so this is what read-your-writes costs under load).
   // Every other read passes ?minPosition=1, which waits for nothing: the difference is the wait.
   const reads: number[] = [];
   const unwaitedReads: number[] = [];

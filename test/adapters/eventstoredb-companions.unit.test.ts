@@ -47,3 +47,18 @@ describe('EventStoreDB companion streams (snapshots, checkpoints) are capped to 
     }
   });
 });
+
+describe('EventStoreDB streamPosition', () => {
+  it("reads one event back from the stream's end: its commit position, 0 for no stream", async () => {
+    const stub = createStubClient();
+    const store = createEventStoreDBStore(stub.client);
+    expect(await store.streamPosition('account-1')).toBe(0);
+    stub.write('account-1', 'CashDeposited', 3);
+    stub.write('account-2', 'CashDeposited');
+    const newest = Number(stub.stream('account-1').at(-1)!.position.commit);
+    const reads = stub.calls.readStream;
+    expect(await store.streamPosition('account-1')).toBe(newest);
+    expect(stub.calls.readStream - reads).toBe(1);
+    expect(await store.streamPosition('account-2')).toBeGreaterThan(newest);
+  });
+});

@@ -91,6 +91,17 @@ export function eventStoreContract(
         expect(read[0]!.position).toBeLessThan(read[1]!.position);
       });
 
+      it("tells the position of a stream's newest event, not the log's (0 for no stream)", async () => {
+        const [stream, other] = [streamName(), streamName()];
+        expect(await store.streamPosition(stream)).toBe(0);
+        await store.append(stream, [newEvent('N', { n: 1 })], 'no_stream');
+        const newest = await store.append(stream, [newEvent('N', { n: 2 }), newEvent('N', { n: 3 })], 0);
+        const elsewhere = await store.append(other, [newEvent('N', { n: 4 })], 'no_stream');
+        expect(await store.streamPosition(stream)).toBe(newest.position);
+        expect(await store.streamPosition(other)).toBe(elsewhere.position);
+        expect(newest.position).toBeLessThan(elsewhere.position);
+      });
+
       it('returns an empty list for a stream that does not exist', async () => {
         expect(await store.readStream(streamName())).toEqual([]);
       });

@@ -111,6 +111,16 @@ describe('REST API over HTTP (SPEC §6)', () => {
       token: alice,
     });
     expect(read.body).toMatchObject({ available: 700, version: 2 });
+    // Without minPosition a read waits for the account's newest event: each write is seen at once.
+    for (const amount of [1, 2, 3]) {
+      await deposit(id, amount);
+      const [balance, history] = await Promise.all([
+        api.call('GET', `/accounts/${id}`, { token: alice }),
+        api.call('GET', `/accounts/${id}/history?limit=1`, { token: alice }),
+      ]);
+      expect(balance.body.available).toBe(700 + (amount * (amount + 1)) / 2);
+      expect(history.body.items[0]).toMatchObject({ amount });
+    }
   });
 
   it('GET /accounts/:id/history → newest first with a cursor; bad cursor or limit → 400', async () => {

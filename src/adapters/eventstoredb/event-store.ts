@@ -225,6 +225,22 @@ export function createEventStoreDBStore(
     headPosition: () => reading(headPosition),
     // The server assigns $all positions at commit: the newest visible event is the newest committed.
     lastPosition: () => reading(headPosition),
+    streamPosition: (streamName) =>
+      reading(async () => {
+        try {
+          for await (const resolved of client.readStream(streamName, {
+            fromRevision: END,
+            direction: BACKWARDS,
+            maxCount: 1,
+          })) {
+            if (resolved.event) return toRecordedEvent(resolved.event, resolved.commitPosition).position;
+          }
+          return 0;
+        } catch (error) {
+          if (error instanceof StreamNotFoundError) return 0;
+          throw error;
+        }
+      }),
     subscribe,
 
     readCheckpoint: (name) =>

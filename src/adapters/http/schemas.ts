@@ -42,13 +42,18 @@ export const CloseBody = z.strictObject({}).openapi('CloseAccount');
 
 export const AccountIdParam = z.object({ id: Id.openapi({ param: { name: 'id', in: 'path' } }) });
 const Position = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-export const MinPositionQuery = z.strictObject({ minPosition: Position.optional() });
+const MinPosition = Position.optional().openapi({
+  description:
+    "Answer once the read model has applied the event at this global position (a command's `position`), waiting at most 3 s. " +
+    "Default: the newest event of what is read, so a client reads its own writes: the account's own stream for its balance and history, the whole log for transfers.",
+});
+export const MinPositionQuery = z.strictObject({ minPosition: MinPosition });
 const Limit = z.coerce.number().int().min(1).max(100).default(20);
 const Cursor = z.string().min(1).max(64);
 export const HistoryQuery = z.strictObject({
   limit: Limit,
   cursor: Cursor.optional(),
-  minPosition: Position.optional(),
+  minPosition: MinPosition,
 });
 export const TransferStatus = z.enum(['PENDING', 'COMPLETED', 'CANCELLED']);
 export const TransfersQuery = z.strictObject({

@@ -114,6 +114,11 @@ export function createInMemoryEventStore(): InMemoryEventStore {
       return store.headPosition();
     },
 
+    async streamPosition(streamName) {
+      assertOpen();
+      return streams.get(streamName)?.at(-1)?.position ?? 0;
+    },
+
     async headPosition() {
       assertOpen();
       return log.length;

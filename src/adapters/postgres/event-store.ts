@@ -63,6 +63,7 @@ export function createPostgresEventStore(sql: Sql): PostgresEventStore {
     readAll: log.readAll,
     headPosition: log.headPosition,
     lastPosition: log.lastPosition,
+    streamPosition: log.streamPosition,
     listStreams: log.listStreams,
     subscribe: subscriptions.subscribe,
     followLog: subscriptions.followLog,

@@ -121,6 +121,12 @@ export interface EventStore {
    * reads its own writes.
    */
   lastPosition(): Promise<number>;
+  /**
+   * The global position of the newest event of `streamName` (0 for no stream). A query of one
+   * stream's read model (an account's balance or history) waits for it: every write to that
+   * stream committed before the query is in the answer, whatever else the log holds.
+   */
+  streamPosition(streamName: string): Promise<number>;
   /** Catch up from the checkpoint, then follow new events live. */
   subscribe(options: SubscribeOptions): Subscription;
   readCheckpoint(name: string): Promise<number | null>;

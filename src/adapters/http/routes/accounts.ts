@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { AccountState } from '../../../domain/account/index.ts';
+import { type AccountState, accountStreamName } from '../../../domain/account/index.ts';
 import { DomainError } from '../../../domain/errors.ts';
 import { mayAccess } from '../auth.ts';
 import type { AppEnv, HttpDeps } from '../context.ts';
@@ -123,7 +123,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      await catchUp(deps, 'balances', c.req.valid('query').minPosition);
+      await catchUp(deps, 'balances', c.req.valid('query').minPosition, accountStreamName(id));
       const account = await deps.readModel.getAccount(id);
       if (!account || !mayAccess(c.get('principal'), account.ownerId)) throw notFound('Account', id);
       return c.json(account, 200);
@@ -146,7 +146,7 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const { id } = c.req.valid('param');
       const query = c.req.valid('query');
       const cursor = cursorFrom(query.cursor);
-      await catchUp(deps, 'history', query.minPosition);
+      await catchUp(deps, 'history', query.minPosition, accountStreamName(id));
       if (!mayAccess(c.get('principal'), await deps.readModel.ownerOfAccount(id)))
         throw notFound('Account', id);
       return c.json(

@@ -54,11 +54,20 @@ export async function requireAccessTo(c: Context<AppEnv>, deps: HttpDeps, accoun
 }
 
 /**
- * A query reads its read model once that has reached `minPosition` (default: the newest committed
- * event now, so a client reads its own writes). It waits only for the projection it reads.
+ * A query reads its read model once that has reached `minPosition`. The default is what a client
+ * needs to read its own writes: the newest event of `stream` when the read model is built from
+ * that stream alone (an account's balance or history), else the newest committed event of the log.
+ * It waits only for the projection it reads.
  */
-export async function catchUp(deps: HttpDeps, readModel: ReadModelName, minPosition?: number) {
-  const target = minPosition ?? (await deps.store.lastPosition());
+export async function catchUp(
+  deps: HttpDeps,
+  readModel: ReadModelName,
+  minPosition: number | undefined,
+  stream?: string,
+) {
+  const target =
+    minPosition ??
+    (await (stream === undefined ? deps.store.lastPosition() : deps.store.streamPosition(stream)));
   await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000, readModel);
 }
 

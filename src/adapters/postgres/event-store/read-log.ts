@@ -101,6 +101,16 @@ export function createLogReader(sql: Sql) {
         return row?.position ?? 0;
       }),
 
+    /** The position of the stream's newest event: one step down its (stream_name, revision) index. */
+    streamPosition: (streamName: string) =>
+      guard(async () => {
+        const [row] = await sql<{ global_position: number }[]>`
+          SELECT global_position FROM events
+          WHERE stream_name = ${streamName}
+          ORDER BY revision DESC LIMIT 1`;
+        return row?.global_position ?? 0;
+      }),
+
     listStreams: (prefix = '') =>
       guard(async () => {
         const rows = await sql<{ stream_name: string }[]>`

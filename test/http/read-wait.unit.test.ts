@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { createHttpApp } from '../../src/adapters/http/app.ts';
+import { mintToken } from '../../src/adapters/http/auth.ts';
+import type { HttpDeps } from '../../src/adapters/http/context.ts';
+import { createMetrics } from '../../src/adapters/http/metrics.ts';
+import { createLogger } from '../../src/adapters/logging.ts';
+import { createInMemoryIdempotencyStore } from '../../src/adapters/memory/idempotency-store.ts';
+
+const SECRET = 'unit-secret-unit-secret-unit-secret-0123';
+const ACCOUNT = '6f1c2a8e-5b0d-4c3e-9a7f-2d4b6c8e0a1f';
+
+/**
+ * What a query waits for by default (no minPosition), in process: the log's newest event is at
+ * 100, the account's newest at 7. Each waitForPosition call is recorded, with the read model it
+ * names.
+ */
+function appAt() {
+  const waits: [number, string | undefined][] = [];
+  const store = {
+    lastPosition: async () => 100,
+    streamPosition: async (stream: string) => (stream === `account-${ACCOUNT}` ? 7 : 0),
+  } as unknown as HttpDeps['store'];
+  const readModel = {
+    waitForPosition: async (position: number, _timeoutMs: number, only?: string) => {
+      waits.push([position, only]);
+      return true;
+    },
+    getAccount: async () => ({
+      accountId: ACCOUNT,
+      currency: 'EUR',
+      ownerId: 'alice',
+      status: 'OPEN',
+      available: 5,
+      pending: 0,
+      version: 1,
+    }),
+    ownerOfAccount: async () => 'alice',
+    getHistory: async () => ({ items: [], nextCursor: null }),
+    listTransfers: async () => ({ items: [], nextCursor: null }),
+  } as unknown as HttpDeps['readModel'];
+  const app = createHttpApp({
+    banking: {} as HttpDeps['banking'],
+    readModel,
+    store,
+    idempotency: createInMemoryIdempotencyStore(),
+    logger: createLogger('silent'),
+    metrics: createMetrics(),
+    jwtSecret: SECRET,
+    rateLimitPerMinute: 100,
+    maxReadyLag: 50,
+    sagaStore: { countParked: async () => 0 },
+    processors: () => [],
+  });
+  return { app, waits };
+}
+
+const get = async (app: ReturnType<typeof appAt>['app'], path: string) =>
+  app.request(path, {
+    headers: { authorization: `Bearer ${await mintToken({ sub: 'alice' }, SECRET)}` },
+  });
+
+describe('what a read waits for by default', () => {
+  it("an account's balance and history wait for that account's newest event, not the log's", async () => {
+    const { app, waits } = appAt();
+    expect((await get(app, `/accounts/${ACCOUNT}`)).status).toBe(200);
+    expect((await get(app, `/accounts/${ACCOUNT}/history`)).status).toBe(200);
+    expect(waits).toEqual([
+      [7, 'balances'],
+      [7, 'history'],
+    ]);
+  });
+
+  it('minPosition, when given, is what they wait for', async () => {
+    const { app, waits } = appAt();
+    await get(app, `/accounts/${ACCOUNT}?minPosition=50`);
+    await get(app, `/accounts/${ACCOUNT}/history?minPosition=60`);
+    expect(waits).toEqual([
+      [50, 'balances'],
+      [60, 'history'],
+    ]);
+  });
+
+  it("a list of transfers (built from many streams) waits for the log's newest event", async () => {
+    const { app, waits } = appAt();
+    expect((await get(app, `/transfers?accountId=${ACCOUNT}`)).status).toBe(200);
+    expect(waits).toEqual([[100, 'transfers']]);
+  });
+});
