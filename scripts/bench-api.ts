@@ -1,11 +1,13 @@
 /**
- * npm run bench:api [-- --transfers N --accounts N --clients N --instances N --fresh-tokens --json]:
+ * npm run bench:api [-- --transfers N --accounts N --clients N --instances N --rate N --fresh-tokens --json]:
  * drives `esbank serve` (its own process, auth on; --instances of them on one database, requests
  * spread round-robin) over real HTTP: POST /transfers latency and rate, GET /accounts/:id latency
  * under that load, requested-to-terminal time of each transfer (from the log), completed
  * transfers/s end to end (until every transfer is terminal and projected), and the CPU each
  * transfer cost the services, PostgreSQL and this client. --fresh-tokens gives every transfer a
- * token of its own, so each pays the verification the service caches otherwise.
+ * token of its own, so each pays the verification the service caches otherwise. --rate N offers
+ * N transfers/s (transfer i leaves at i/N s, on the first of the clients free) instead of as
+ * many as the clients can send: the latencies at a load the machine carries, not at saturation.
  */
 import { Agent } from 'node:http';
 import { availableParallelism } from 'node:os';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     accounts: { type: 'string', default: '200' },
     clients: { type: 'string', default: '32' },
     instances: { type: 'string', default: '1' },
+    rate: { type: 'string' },
     // Every transfer with a token of its own: each request pays the HS256 verification that the
     // service otherwise caches per token. The difference to a normal run is what auth costs.
     'fresh-tokens': { type: 'boolean', default: false },
@@ -33,6 +36,7 @@ const TRANSFERS = Number(values.transfers);
 const ACCOUNTS = Number(values.accounts);
 const CLIENTS = Number(values.clients);
 const INSTANCES = Number(values.instances);
+const RATE = values.rate === undefined ? null : Number(values.rate);
 const log = (message: string) => !values.json && process.stderr.write(`${message}\n`);
 
 const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -104,6 +108,10 @@ try {
     Array.from({ length: CLIENTS }, async () => {
       while (next < TRANSFERS) {
         const i = next++;
+        if (RATE !== null) {
+          const due = started + (i * 1000) / RATE - performance.now();
+          if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
+        }
         const from = accounts[Math.floor(Math.random() * ACCOUNTS)]!;
         let to = accounts[Math.floor(Math.random() * ACCOUNTS)]!;
         if (to === from) to = accounts[(accounts.indexOf(from) + 1) % ACCOUNTS]!;
@@ -179,6 +187,7 @@ try {
     accounts: ACCOUNTS,
     clients: CLIENTS,
     instances: INSTANCES,
+    offeredPerSecond: RATE,
     statuses: Object.fromEntries(statuses),
     postP50Ms: percentile(latencies, 50),
     postP99Ms: percentile(latencies, 99),
@@ -205,7 +214,7 @@ try {
   } else {
     const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d });
     console.log(`
-esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clients, auth on${values['fresh-tokens'] ? ', a token per transfer' : ''}, ${INSTANCES} service process${INSTANCES > 1 ? 'es' : ''})
+esbank bench:api (${TRANSFERS} transfers, ${ACCOUNTS} accounts, ${CLIENTS} clients, auth on${values['fresh-tokens'] ? ', a token per transfer' : ''}, ${INSTANCES} service process${INSTANCES > 1 ? 'es' : ''}${RATE === null ? '' : `, ${f(RATE)} transfers/s offered`})
   POST /transfers      p50 ${f(results.postP50Ms, 1)} ms   p99 ${f(results.postP99Ms, 1)} ms   ${f(results.postsPerSecond)} POST/s   statuses ${JSON.stringify(results.statuses)}
   GET /accounts/:id    p50 ${f(results.getAccountP50Ms, 1)} ms   p99 ${f(results.getAccountP99Ms, 1)} ms   (${reads.length} reads during the load; with ?minPosition=1, no wait: p50 ${f(results.getAccountNoWaitP50Ms, 1)} ms)
   requested→terminal   p50 ${f(results.requestedToTerminalP50Ms, 1)} ms   p99 ${f(results.requestedToTerminalP99Ms, 1)} ms
