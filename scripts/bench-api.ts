@@ -14,6 +14,8 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { mintToken } from '../src/adapters/http/auth.ts';
+import { partitionOf } from '../src/application/partitioned-processor.ts';
+import { SAGA_PARTITIONS } from '../src/application/transfer-saga-coordinator.ts';
 import { createBenchDatabase, percentile } from './support/bench-database.ts';
 import { cpuMeter } from './support/cpu.ts';
 import { jsonPoster } from './support/http.ts';
@@ -142,16 +144,25 @@ try {
   for (let i = 0; i < 6000 && (await ended()) < TRANSFERS; i++) {
     // Still waiting after 3 s: a step may be stuck. Show a few such transfers' steps and deadlines.
     if (i === 60) {
-      const pending = await db.sql<{ transfer_id: string; steps: string; due_at: Date | null }[]>`
+      const pending = await db.sql<
+        { transfer_id: string; steps: string; last: number; due_at: Date | null }[]
+      >`
         SELECT t.transfer_id, d.due_at,
-               (SELECT string_agg(e.type, ' > ' ORDER BY e.global_position) FROM events e
+               (SELECT string_agg(e.type || '@' || e.global_position, ' > ' ORDER BY e.global_position) FROM events e
                 WHERE e.data ->> 'transferId' = t.transfer_id::text) AS steps
         FROM transfers t LEFT JOIN transfer_deadlines d USING (transfer_id)
         WHERE t.status = 'PENDING' LIMIT 5`;
-      for (const row of pending)
+      const partitions = await db.sql<
+        { partition: number; owner: string | null; position: number; fence: number }[]
+      >`
+        SELECT partition, owner, position, fence FROM processor_partitions
+        WHERE processor = 'transfer-saga' ORDER BY partition`;
+      for (const row of pending) {
+        const partition = partitions[partitionOf(row.transfer_id, SAGA_PARTITIONS)];
         process.stderr.write(
-          `still pending after 3 s: ${row.transfer_id} ${row.steps} (deadline ${row.due_at?.toISOString() ?? 'none'})\n`,
+          `still pending after 3 s: ${row.transfer_id} ${row.steps} (deadline ${row.due_at?.toISOString() ?? 'none'}; saga partition ${JSON.stringify(partition)})\n`,
         );
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

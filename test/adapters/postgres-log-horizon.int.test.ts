@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sql } from '../../src/adapters/postgres/client.ts';
+import { createSql } from '../../src/adapters/postgres/client.ts';
 import { createScratchDatabase } from '../../src/adapters/postgres/database.ts';
 import { createPostgresEventStore, type LogRange } from '../../src/adapters/postgres/event-store.ts';
 import type { RecordedEvent } from '../../src/application/ports/event-store.ts';
@@ -140,4 +141,42 @@ describe('PostgreSQL event store: what holds delivery back', () => {
     await bystander.done;
     await store.close();
   });
+
+  it('misses no event of many writers in other pools while it reads, however their commits and lock releases interleave', async () => {
+    // Appenders commit and then give back their locks one by one; a reader that looked at the lock
+    // table after taking its snapshot once took a committing appender for one that appends
+    // nothing, and moved past its events for good (hundreds of misses in 10 s before the fix).
+    const writers = Array.from({ length: 3 }, () => createPostgresEventStore(createSql(db.url, { max: 8 })));
+    const reader = createPostgresEventStore(createSql(db.url, { max: 2 }));
+    const start = await reader.lastPosition();
+    let writing = true;
+    const appends = writers.flatMap((store) =>
+      Array.from({ length: 12 }, async () => {
+        while (writing) await store.append(`gap-${randomUUID()}`, [event('Gap')], 'no_stream');
+      }),
+    );
+    const seen: number[] = [];
+    let after = start;
+    const readOn = async () => {
+      const batch = await reader.readAll({ after, batchSize: 500 });
+      for (const e of batch) seen.push(e.position);
+      if (batch.length > 0) after = batch.at(-1)!.position;
+      return batch.length;
+    };
+    const until = Date.now() + 4_000;
+    while (Date.now() < until) await readOn();
+    writing = false;
+    await Promise.all(appends);
+    while ((await readOn()) > 0) {}
+    const logged = await reader.sql<{ position: number }[]>`
+      SELECT global_position AS position FROM events WHERE global_position > ${start} ORDER BY 1`;
+    expect(seen.length).toBeGreaterThan(1_000);
+    expect(seen).toEqual(logged.map((row) => row.position));
+    await Promise.all(
+      [...writers, reader].map(async (store) => {
+        await store.close();
+        await store.sql.end();
+      }),
+    );
+  }, 30_000);
 });
