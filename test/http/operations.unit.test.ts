@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createHttpApp } from '../../src/adapters/http/app.ts';
 import type { HttpDeps } from '../../src/adapters/http/context.ts';
-import { createMetrics } from '../../src/adapters/http/metrics.ts';
-import { createLogger } from '../../src/adapters/logging.ts';
-import { createInMemoryIdempotencyStore } from '../../src/adapters/memory/idempotency-store.ts';
 import { EventStoreUnavailableError } from '../../src/application/ports/event-store.ts';
+import { appWith as httpApp } from '../support/http-app.ts';
 
 /** The operations routes in process (no socket, no database): readiness, metrics, problem shapes. */
 function appWith(options: {
@@ -22,16 +19,9 @@ function appWith(options: {
     checkpoints: options.down ? unavailable : async () => options.checkpoints ?? {},
     transferCounts: async () => [{ status: 'COMPLETED', count: 3 }],
   } as unknown as HttpDeps['readModel'];
-  return createHttpApp({
-    banking: {} as HttpDeps['banking'],
+  return httpApp({
     readModel,
     store,
-    idempotency: createInMemoryIdempotencyStore(),
-    logger: createLogger('silent'),
-    metrics: createMetrics(),
-    jwtSecret: 'unit-secret-unit-secret-unit-secret-0123',
-    rateLimitPerMinute: 100,
-    maxReadyLag: 50,
     sagaStore: { countParked: options.down ? unavailable : async () => options.parked ?? 0 },
     processors: () => [
       {

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createHttpApp } from '../../src/adapters/http/app.ts';
 import { mintToken } from '../../src/adapters/http/auth.ts';
 import type { HttpDeps } from '../../src/adapters/http/context.ts';
-import { createMetrics } from '../../src/adapters/http/metrics.ts';
-import { createLogger } from '../../src/adapters/logging.ts';
-import { createInMemoryIdempotencyStore } from '../../src/adapters/memory/idempotency-store.ts';
+import { appWith, UNIT_SECRET } from '../support/http-app.ts';
 
-const SECRET = 'unit-secret-unit-secret-unit-secret-0123';
 const ACCOUNT = '6f1c2a8e-5b0d-4c3e-9a7f-2d4b6c8e0a1f';
 
 /**
@@ -38,25 +34,12 @@ function appAt() {
     getHistory: async () => ({ items: [], nextCursor: null }),
     listTransfers: async () => ({ items: [], nextCursor: null }),
   } as unknown as HttpDeps['readModel'];
-  const app = createHttpApp({
-    banking: {} as HttpDeps['banking'],
-    readModel,
-    store,
-    idempotency: createInMemoryIdempotencyStore(),
-    logger: createLogger('silent'),
-    metrics: createMetrics(),
-    jwtSecret: SECRET,
-    rateLimitPerMinute: 100,
-    maxReadyLag: 50,
-    sagaStore: { countParked: async () => 0 },
-    processors: () => [],
-  });
-  return { app, waits };
+  return { app: appWith({ store, readModel }), waits };
 }
 
 const get = async (app: ReturnType<typeof appAt>['app'], path: string) =>
   app.request(path, {
-    headers: { authorization: `Bearer ${await mintToken({ sub: 'alice' }, SECRET)}` },
+    headers: { authorization: `Bearer ${await mintToken({ sub: 'alice' }, UNIT_SECRET)}` },
   });
 
 describe('what a read waits for by default', () => {
