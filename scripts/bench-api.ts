@@ -144,9 +144,7 @@ try {
   for (let i = 0; i < 6000 && (await ended()) < TRANSFERS; i++) {
     // Still waiting after 3 s: a step may be stuck. Show a few such transfers' steps and deadlines.
     if (i === 60) {
-      const pending = await db.sql<
-        { transfer_id: string; steps: string; last: number; due_at: Date | null }[]
-      >`
+      const pending = await db.sql<{ transfer_id: string; steps: string; due_at: Date | null }[]>`
         SELECT t.transfer_id, d.due_at,
                (SELECT string_agg(e.type || '@' || e.global_position, ' > ' ORDER BY e.global_position) FROM events e
                 WHERE e.data ->> 'transferId' = t.transfer_id::text) AS steps

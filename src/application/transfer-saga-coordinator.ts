@@ -201,7 +201,9 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     const byTransfer = new Map<string, RecordedEvent[]>();
     for (const event of events) {
       const key = String(event.data.transferId ?? event.id);
-      byTransfer.set(key, [...(byTransfer.get(key) ?? []), event]);
+      const ofTransfer = byTransfer.get(key);
+      if (ofTransfer) ofTransfer.push(event);
+      else byTransfer.set(key, [event]);
     }
     await inParallel([...byTransfer.values()], concurrency, async (ofOneTransfer) => {
       for (const event of ofOneTransfer) await handleEvent(event, fence);

@@ -157,20 +157,25 @@ export function createEventStoreDBStore(
     }
   }
 
-  async function readLatest(streamName: string): Promise<Record<string, unknown> | null> {
+  /** The stream's newest event, read back from its end; null for no stream. */
+  async function newestOf(streamName: string) {
     try {
       for await (const resolved of client.readStream(streamName, {
         fromRevision: END,
         direction: BACKWARDS,
         maxCount: 1,
       })) {
-        return (resolved.event?.data as Record<string, unknown> | undefined) ?? null;
+        return resolved;
       }
       return null;
     } catch (error) {
       if (error instanceof StreamNotFoundError) return null;
       throw error;
     }
+  }
+
+  async function readLatest(streamName: string): Promise<Record<string, unknown> | null> {
+    return ((await newestOf(streamName))?.event?.data as Record<string, unknown> | undefined) ?? null;
   }
 
   /**
@@ -227,19 +232,8 @@ export function createEventStoreDBStore(
     lastPosition: () => reading(headPosition),
     streamPosition: (streamName) =>
       reading(async () => {
-        try {
-          for await (const resolved of client.readStream(streamName, {
-            fromRevision: END,
-            direction: BACKWARDS,
-            maxCount: 1,
-          })) {
-            if (resolved.event) return toRecordedEvent(resolved.event, resolved.commitPosition).position;
-          }
-          return 0;
-        } catch (error) {
-          if (error instanceof StreamNotFoundError) return 0;
-          throw error;
-        }
+        const newest = await newestOf(streamName);
+        return newest?.event ? toRecordedEvent(newest.event, newest.commitPosition).position : 0;
       }),
     subscribe,
 
