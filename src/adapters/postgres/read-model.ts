@@ -148,7 +148,11 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
    */
   const transferById = createBatcher<string, TransferRow | undefined>({
     flush: async (ids) => {
-      const rows = await db.select().from(transfers).where(inArray(transfers.transferId, ids));
+      // One array parameter: one statement text (prepared once per connection) for any batch size.
+      const rows = await db
+        .select()
+        .from(transfers)
+        .where(sql`${transfers.transferId} = ANY(${sql.param(ids)}::text[]::uuid[])`);
       const byId = new Map(rows.map((row) => [row.transferId, row]));
       return ids.map((id) => byId.get(id));
     },

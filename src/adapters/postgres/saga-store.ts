@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, lt, lte, or, sql as raw } from 'drizzle-orm';
+import { and, asc, count, eq, isNull, lt, lte, or, sql as raw } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import type { ParkedEvent, SagaStore } from '../../application/ports/saga-store.ts';
 import { createBatcher } from './batcher.ts';
@@ -26,17 +26,24 @@ const toParked = ({ resolution, resolvedBy, resolvedAt, parkedAt, ...row }: Park
 export function createPostgresSagaStore(sql: Sql): SagaStore {
   const db = drizzle(sql);
   // The coordinator works on many transfers at once: their deadline changes share statements.
+  // Arrays, not a list of parameters: one statement text for any batch size, so each connection
+  // prepares it once (a list makes a new statement, and a describe round trip, per size).
   const schedule = createBatcher<{ transferId: string; dueAt: Date }, void>({
     isolate: failedByItsInput,
     flush: async (deadlines) => {
-      await db.insert(transferDeadlines).values(deadlines).onConflictDoNothing();
+      await sql`
+        INSERT INTO transfer_deadlines (transfer_id, due_at)
+        SELECT d.transfer_id::uuid, d.due_at::timestamptz
+        FROM unnest(${deadlines.map((d) => d.transferId)}::text[],
+                    ${deadlines.map((d) => d.dueAt.toISOString())}::text[]) AS d(transfer_id, due_at)
+        ON CONFLICT DO NOTHING`;
       return deadlines.map(() => undefined);
     },
   });
   const cancel = createBatcher<string, void>({
     isolate: failedByItsInput,
     flush: async (transferIds) => {
-      await db.delete(transferDeadlines).where(inArray(transferDeadlines.transferId, transferIds));
+      await sql`DELETE FROM transfer_deadlines WHERE transfer_id = ANY(${transferIds}::text[]::uuid[])`;
       return transferIds.map(() => undefined);
     },
   });
