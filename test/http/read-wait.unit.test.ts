@@ -8,10 +8,12 @@ const ACCOUNT = '6f1c2a8e-5b0d-4c3e-9a7f-2d4b6c8e0a1f';
 /**
  * What a query waits for by default (no minPosition), in process: the log's newest event is at
  * 100, the account's newest at 7. Each waitForPosition call is recorded, with the read model it
- * names.
+ * names. The balance reads report the balances checkpoint `balancesAt` gives for each read in
+ * turn (behind everything by default), and their available amount counts the reads.
  */
-function appAt() {
+function appAt(balancesAt: (read: number) => number = () => 0) {
   const waits: [number, string | undefined][] = [];
+  let balanceReads = 0;
   const store = {
     lastPosition: async () => 100,
     streamPosition: async (stream: string) => (stream === `account-${ACCOUNT}` ? 7 : 0),
@@ -21,20 +23,26 @@ function appAt() {
       waits.push([position, only]);
       return true;
     },
-    getAccount: async () => ({
-      accountId: ACCOUNT,
-      currency: 'EUR',
-      ownerId: 'alice',
-      status: 'OPEN',
-      available: 5,
-      pending: 0,
-      version: 1,
-    }),
+    getAccount: async () => {
+      balanceReads++;
+      return {
+        position: balancesAt(balanceReads),
+        account: {
+          accountId: ACCOUNT,
+          currency: 'EUR',
+          ownerId: 'alice',
+          status: 'OPEN',
+          available: balanceReads,
+          pending: 0,
+          version: 1,
+        },
+      };
+    },
     ownerOfAccount: async () => 'alice',
-    getHistory: async () => ({ items: [], nextCursor: null }),
+    getHistory: async () => ({ page: { items: [], nextCursor: null }, position: 0 }),
     listTransfers: async () => ({ items: [], nextCursor: null }),
   } as unknown as HttpDeps['readModel'];
-  return { app: appWith({ store, readModel }), waits };
+  return { app: appWith({ store, readModel }), waits, balanceReads: () => balanceReads };
 }
 
 const get = async (app: ReturnType<typeof appAt>['app'], path: string) =>
@@ -51,6 +59,22 @@ describe('what a read waits for by default', () => {
       [7, 'balances'],
       [7, 'history'],
     ]);
+  });
+
+  it('a balance read that has already reached the target answers at once, without a wait', async () => {
+    const { app, waits, balanceReads } = appAt(() => 7);
+    const response = await get(app, `/accounts/${ACCOUNT}`);
+    expect(await response.json()).toMatchObject({ available: 1 });
+    expect(waits).toEqual([]);
+    expect(balanceReads()).toBe(1);
+  });
+
+  it('a balance read found behind its target waits for it and answers from a read made after', async () => {
+    const { app, waits, balanceReads } = appAt((read) => (read === 1 ? 6 : 7));
+    const response = await get(app, `/accounts/${ACCOUNT}`);
+    expect(await response.json()).toMatchObject({ available: 2 });
+    expect(waits).toEqual([[7, 'balances']]);
+    expect(balanceReads()).toBe(2);
   });
 
   it('minPosition, when given, is what they wait for', async () => {

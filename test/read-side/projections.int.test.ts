@@ -70,8 +70,12 @@ describe('read models on PostgreSQL', () => {
   });
 
   it('balances equal the aggregates; history and transfers match the log, each event once', async () => {
+    const { balances: reached } = await readModel.checkpoints();
     for (const [i, { id, available, pending }] of (await bank.balances(accounts)).entries()) {
-      expect(await readModel.getAccount(id)).toEqual({
+      const { account, position } = await readModel.getAccount(id);
+      // The balances checkpoint, read with the row.
+      expect(position).toBe(reached);
+      expect(account).toEqual({
         accountId: id,
         ownerId: owners[i],
         currency: 'EUR',
@@ -84,15 +88,24 @@ describe('read models on PostgreSQL', () => {
     }
     await expectConservation(store);
     await expectReadModelsOf(db.sql, await logPrefix(store));
-    expect(await readModel.getAccount('00000000-0000-4000-8000-000000000000')).toBeNull();
+    expect(await readModel.getAccount('00000000-0000-4000-8000-000000000000')).toEqual({
+      account: null,
+      position: reached,
+    });
     expect(await readModel.ownerOfAccount('00000000-0000-4000-8000-000000000000')).toBeNull();
   });
 
   it('history pages newest first through opaque cursors, with running balances and counterparties', async () => {
     const walked = [];
+    const { history: reached } = await readModel.checkpoints();
     let cursor: number | undefined;
     for (let pages = 0; pages < 50; pages++) {
-      const page = await readModel.getHistory(accounts[0]!, { limit: 4, ...(cursor ? { cursor } : {}) });
+      const { page, position } = await readModel.getHistory(accounts[0]!, {
+        limit: 4,
+        ...(cursor ? { cursor } : {}),
+      });
+      // The history checkpoint, read with the page.
+      expect(position).toBe(reached);
       walked.push(...page.items);
       if (!page.nextCursor) break;
       expect(page.items).toHaveLength(4);
@@ -111,16 +124,21 @@ describe('read models on PostgreSQL', () => {
 
     // Account 1 is paid by account 0, which has the money: a release names the payer, although
     // the release event itself does not.
-    const ofAccount1 = await readModel.getHistory(accounts[1]!, { limit: 100 });
+    const { page: ofAccount1 } = await readModel.getHistory(accounts[1]!, { limit: 100 });
     const released = ofAccount1.items.filter((item) => item.kind === 'TRANSFER_CREDIT_RELEASED');
     expect(released.length).toBeGreaterThan(0);
     expect(released.every((item) => item.counterpartyAccountId === accounts[0])).toBe(true);
     // A cancelled credit on an account names the source that could not pay.
-    const cancelled = (await readModel.getHistory(accounts[3]!, { limit: 100 })).items.filter(
+    const cancelled = (await readModel.getHistory(accounts[3]!, { limit: 100 })).page.items.filter(
       (item) => item.kind === 'TRANSFER_CREDIT_CANCELLED',
     );
     expect(cancelled.length).toBeGreaterThan(0);
     expect(cancelled.every((item) => item.counterpartyAccountId === accounts[2])).toBe(true);
+    // An account without history: no items, and still the checkpoint.
+    expect(await readModel.getHistory('00000000-0000-4000-8000-000000000000', { limit: 10 })).toEqual({
+      page: { items: [], nextCursor: null },
+      position: reached,
+    });
     expect(decodeCursor('bm9wZQ')).toBeNull();
     expect(decodeCursor(Buffer.from('-3').toString('base64url'))).toBeNull();
   });

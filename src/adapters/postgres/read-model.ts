@@ -160,26 +160,35 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
 
   // Connection failures reach callers as the port's unavailable error (a 503), never as a driver code.
   return mappingOutages({
-    async getAccount(accountId: string): Promise<AccountView | null> {
+    async getAccount(accountId: string): Promise<{ account: AccountView | null; position: number }> {
+      // One statement, so the row and the checkpoint come from one snapshot (every checkpoint row
+      // exists from the first migration on). Drizzle makes `account` null when no row joins.
       const [row] = await db
         .select({
-          accountId: balances.accountId,
-          currency: balances.currency,
-          ownerId: balances.ownerId,
-          status: balances.status,
-          available: balances.available,
-          pending: balances.pending,
-          version: balances.version,
+          position: projectionCheckpoints.position,
+          account: {
+            accountId: balances.accountId,
+            currency: balances.currency,
+            ownerId: balances.ownerId,
+            status: balances.status,
+            available: balances.available,
+            pending: balances.pending,
+            version: balances.version,
+          },
         })
-        .from(balances)
-        .where(eq(balances.accountId, accountId));
-      return row ?? null;
+        .from(projectionCheckpoints)
+        .leftJoin(balances, eq(balances.accountId, accountId))
+        .where(eq(projectionCheckpoints.name, 'balances'));
+      return row ?? { account: null, position: 0 };
     },
 
-    /** Balance-changing events of an account, newest first. */
+    /**
+     * Balance-changing events of an account, newest first, with the history checkpoint read in
+     * the same statement (one snapshot): the page beside its checkpoint row, joined laterally.
+     */
     async getHistory(accountId: string, query: { limit: number; cursor?: number }) {
       const { accountId: _, ...columns } = getTableColumns(history);
-      const rows = await db
+      const entries = db
         .select(columns)
         .from(history)
         .where(
@@ -189,12 +198,34 @@ export function createReadModel(sql_: Sql, options: { store?: Pick<EventStore, '
           ),
         )
         .orderBy(desc(history.position))
-        .limit(query.limit + 1);
-      return page(
-        rows.map((row) => ({ ...row, occurredAt: iso(row.occurredAt) })),
-        query.limit,
-        (row) => row.position,
+        .limit(query.limit + 1)
+        .as('entries');
+      const rows = await db
+        .select({
+          reached: projectionCheckpoints.position,
+          entry: {
+            position: entries.position,
+            kind: entries.kind,
+            amount: entries.amount,
+            availableAfter: entries.availableAfter,
+            pendingAfter: entries.pendingAfter,
+            transferId: entries.transferId,
+            counterpartyAccountId: entries.counterpartyAccountId,
+            reference: entries.reference,
+            occurredAt: entries.occurredAt,
+          },
+        })
+        .from(projectionCheckpoints)
+        .leftJoinLateral(entries, sql`true`)
+        .where(eq(projectionCheckpoints.name, 'history'))
+        .orderBy(desc(entries.position));
+      const items = rows.flatMap(({ entry }) =>
+        entry ? [{ ...entry, occurredAt: iso(entry.occurredAt) }] : [],
       );
+      return {
+        page: page(items, query.limit, (item) => item.position),
+        position: rows[0]?.reached ?? 0,
+      };
     },
 
     async getTransfer(transferId: string): Promise<TransferView | null> {

@@ -55,8 +55,16 @@ export type Page<Item> = { items: Item[]; nextCursor: string | null };
 export type ReadModelName = 'balances' | 'history' | 'transfers';
 
 export type ReadModel = {
-  getAccount(accountId: string): Promise<AccountView | null>;
-  getHistory(accountId: string, query: { limit: number; cursor?: number }): Promise<Page<HistoryItem>>;
+  /**
+   * The account as the balances read model shows it, and that read model's checkpoint read in the
+   * same snapshot: the answer reflects every event up to `position`.
+   */
+  getAccount(accountId: string): Promise<{ account: AccountView | null; position: number }>;
+  /** A page of the account's history, and the history checkpoint read in the same snapshot (as getAccount). */
+  getHistory(
+    accountId: string,
+    query: { limit: number; cursor?: number },
+  ): Promise<{ page: Page<HistoryItem>; position: number }>;
   getTransfer(transferId: string): Promise<TransferView | null>;
   listTransfers(query: TransferQuery): Promise<Page<TransferView>>;
   ownerOfAccount(accountId: string): Promise<string | null>;

@@ -18,12 +18,12 @@ import {
   OpenAccountBody,
 } from '../schemas.ts';
 import {
-  catchUp,
   cursorFrom,
   json,
   jsonBody,
   PostHeaders,
   problems,
+  readCaughtUp,
   requireAccessTo,
   security,
 } from './shared.ts';
@@ -123,8 +123,13 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      await catchUp(deps, 'balances', c.req.valid('query').minPosition, accountStreamName(id));
-      const account = await deps.readModel.getAccount(id);
+      const { account } = await readCaughtUp(
+        deps,
+        'balances',
+        c.req.valid('query').minPosition,
+        accountStreamName(id),
+        () => deps.readModel.getAccount(id),
+      );
       if (!account || !mayAccess(c.get('principal'), account.ownerId)) throw notFound('Account', id);
       return c.json(account, 200);
     },
@@ -146,16 +151,15 @@ export function accountRoutes(app: OpenAPIHono<AppEnv>, deps: HttpDeps) {
       const { id } = c.req.valid('param');
       const query = c.req.valid('query');
       const cursor = cursorFrom(query.cursor);
-      await catchUp(deps, 'history', query.minPosition, accountStreamName(id));
-      if (!mayAccess(c.get('principal'), await deps.readModel.ownerOfAccount(id)))
-        throw notFound('Account', id);
-      return c.json(
-        await deps.readModel.getHistory(id, {
-          limit: query.limit,
-          ...(cursor === undefined ? {} : { cursor }),
-        }),
-        200,
-      );
+      // The owner never changes once the account is opened: looked up beside the page.
+      const [{ page }, owner] = await Promise.all([
+        readCaughtUp(deps, 'history', query.minPosition, accountStreamName(id), () =>
+          deps.readModel.getHistory(id, { limit: query.limit, ...(cursor === undefined ? {} : { cursor }) }),
+        ),
+        deps.readModel.ownerOfAccount(id),
+      ]);
+      if (!mayAccess(c.get('principal'), owner)) throw notFound('Account', id);
+      return c.json(page, 200);
     },
   );
 

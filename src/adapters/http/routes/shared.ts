@@ -65,10 +65,33 @@ export async function catchUp(
   minPosition: number | undefined,
   stream?: string,
 ) {
-  const target =
-    minPosition ??
-    (await (stream === undefined ? deps.store.lastPosition() : deps.store.streamPosition(stream)));
+  await deps.readModel.waitForPosition(
+    await targetOf(deps, minPosition, stream),
+    deps.readWaitMs ?? 3_000,
+    readModel,
+  );
+}
+
+const targetOf = async (deps: HttpDeps, minPosition: number | undefined, stream?: string) =>
+  minPosition ??
+  (await (stream === undefined ? deps.store.lastPosition() : deps.store.streamPosition(stream)));
+
+/**
+ * catchUp for a read that reports how far its read model had got when it read (`position`, from
+ * the same snapshot): the read goes at once, beside the look-up of the target, and only a read
+ * found behind the target waits and reads again. One round trip when the projection keeps up.
+ */
+export async function readCaughtUp<Read extends { position: number }>(
+  deps: HttpDeps,
+  readModel: ReadModelName,
+  minPosition: number | undefined,
+  stream: string,
+  read: () => Promise<Read>,
+): Promise<Read> {
+  const [target, first] = await Promise.all([targetOf(deps, minPosition, stream), read()]);
+  if (first.position >= target) return first;
   await deps.readModel.waitForPosition(target, deps.readWaitMs ?? 3_000, readModel);
+  return read();
 }
 
 /** The position inside a page cursor this API gave out; anything else is a 400. */
