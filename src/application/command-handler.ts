@@ -14,6 +14,10 @@ export type Loaded<State> = {
   revision: number | 'no_stream';
 };
 
+/** The revision the stream's next event gets after `loaded`. */
+export const nextRevision = (loaded: Loaded<unknown>): number =>
+  loaded.revision === 'no_stream' ? 0 : loaded.revision + 1;
+
 export type Handled<Event, State> = Loaded<State> & {
   events: Event[];
   /** Global position of the last appended event; null when the command changed nothing. */
@@ -61,18 +65,22 @@ export function createCommandHandler<Command, Event extends Message, State>(
       : { state: decider.initialState(), revision: 'no_stream' };
   }
 
+  /** `from` with `events` (the stream's next ones, in order) folded in. */
+  const fold = (from: Loaded<State>, events: readonly RecordedEvent[]): Loaded<State> =>
+    events.reduce(
+      (loaded, event) => ({
+        state: decider.evolve(loaded.state, domainEvent<Event>(event)),
+        revision: event.revision,
+      }),
+      from,
+    );
+
   /** The state after the stream's events; from `from` (a state known to be a prefix of it) when given. */
   async function load(id: string, from?: Loaded<State>): Promise<Loaded<State>> {
     const stream = streamName(id);
-    let { state, revision } = from ?? (await fromSnapshot(stream));
-    const tail = await store.readStream(stream, {
-      fromRevision: revision === 'no_stream' ? 0 : revision + 1,
-    });
-    for (const event of tail) {
-      state = decider.evolve(state, domainEvent<Event>(event));
-      revision = event.revision;
-    }
-    return { state, revision };
+    const start = from ?? (await fromSnapshot(stream));
+    const tail = await store.readStream(stream, { fromRevision: nextRevision(start) });
+    return fold(start, tail);
   }
 
   async function snapshotIfDue(id: string, before: Loaded<State>['revision'], after: Loaded<State>) {
@@ -114,6 +122,8 @@ export function createCommandHandler<Command, Event extends Message, State>(
   return {
     load,
     handle,
+    fold,
+    streamName,
     initial: (): Loaded<State> => ({ state: decider.initialState(), revision: 'no_stream' }),
   };
 }

@@ -78,6 +78,11 @@ export function startPartitionedProcessor(options: {
   eventTypes: readonly string[];
   keyOf: (event: RecordedEvent) => string;
   handle: (events: RecordedEvent[], fence: Fence) => Promise<void>;
+  /**
+   * Shown every event the reader meets, of every partition, before it hands any of them over:
+   * what other instances' partitions did, for caches (the saga's aggregates). Must not throw.
+   */
+  observe?: (events: readonly RecordedEvent[]) => void;
   batchSize?: number;
   timing?: LeaseTiming;
 }): PartitionedProcessor {
@@ -211,6 +216,7 @@ export function startPartitionedProcessor(options: {
         if (failed !== undefined) throw failed;
         if (draining) return;
         fence.assert();
+        options.observe?.(events);
         for (const event of events) {
           const key = options.keyOf(event);
           if (!claimFor(event, key)) continue;

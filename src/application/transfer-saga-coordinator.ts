@@ -41,6 +41,11 @@ export type TransferSagaCoordinator = {
    * it). `fence` is checked before every command: once the batch's partitions are lost, nothing more is sent.
    */
   handleBatch(events: RecordedEvent[], fence?: Fence): Promise<void>;
+  /**
+   * Saga events of any partition, as the log shows them: the accounts and transfers this process
+   * knows move on by what other instances wrote (state-cache.ts: observe).
+   */
+  observe(events: readonly RecordedEvent[]): void;
   /** Stops what is in flight from retrying (a stop of the service). */
   stop(): void;
   /** Claims due deadlines and has their sources decide the pivot (onDeadline); returns how many were claimed. */
@@ -213,6 +218,13 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   return {
     stop: () => stopping.abort(),
     handleBatch,
+    observe(events) {
+      for (const event of events) {
+        if (!isSagaEvent(event)) continue;
+        if ('accountId' in event.data) accounts.observe(String(event.data.accountId), event);
+        else transfers.observe(String(event.data.transferId), event);
+      }
+    },
     async retry(event) {
       if (!isSagaEvent(event)) throw new Error(`the saga does not handle ${event.type} events`);
       await settleTraced(event, String(event.data.transferId));
@@ -288,6 +300,7 @@ export function startTransferSagaProcessor(
     eventTypes: SAGA_EVENT_TYPES,
     keyOf: (event) => String(event.data.transferId ?? event.id),
     handle: (events, fence) => coordinator.handleBatch(events, fence),
+    observe: (events) => coordinator.observe(events),
     ...(options.timing ? { timing: options.timing } : {}),
   });
 }

@@ -139,4 +139,72 @@ describe('aggregate repository with a cache', () => {
     expect(await repository.load(ids[0]!)).toMatchObject({ revision: 0, state: { status: 'Open' } });
     expect(reads).toBe(1); // the oldest was dropped: a cold load reads the snapshot first
   });
+
+  describe("observe: another process's writes, as the log shows them", () => {
+    /** `repository` on `store`, counting its appends that met a newer stream (conflicts). */
+    const countingConflicts = (store: EventStore) => {
+      const counted = { conflicts: 0 };
+      const counting: EventStore = {
+        ...store,
+        append: (stream, events, expected) =>
+          store.append(stream, events, expected).catch((error: unknown) => {
+            counted.conflicts++;
+            throw error;
+          }),
+      };
+      return { counted, repository: accountsOn(counting) };
+    };
+    const eventsOf = async (store: EventStore) => store.readStream(accountStreamName(accountId));
+
+    it('moves the cached state on by the next event, so the next command here meets no conflict', async () => {
+      const store = createInMemoryEventStore();
+      const { counted, repository: a } = countingConflicts(store);
+      const b = accountsOn(store);
+      await a.handle(accountId, open, context);
+      await b.handle(accountId, deposit(20), context);
+      for (const event of await eventsOf(store)) a.observe(accountId, event);
+      expect(await a.lastKnown(accountId)).toMatchObject({ revision: 1, state: { available: 20 } });
+      await a.handle(accountId, deposit(30), context);
+      expect(counted.conflicts).toBe(0);
+      expect(await a.load(accountId)).toMatchObject({ revision: 2, state: { available: 50 } });
+    });
+
+    it("starts an entry at a stream's first event, and is not fooled by a gap, a repeat or another stream", async () => {
+      const store = createInMemoryEventStore();
+      const { counted, repository: a } = countingConflicts(store);
+      const b = accountsOn(store);
+      await b.handle(accountId, open, context);
+      await b.handle(accountId, deposit(20), context);
+      await b.handle(accountId, deposit(5), context);
+      const [opened, first, second] = await eventsOf(store);
+      a.observe(accountId, opened!);
+      a.observe(accountId, opened!); // a repeat: already known
+      a.observe(accountId, second!); // after a gap: revision 1 was never shown
+      a.observe('00000000-0000-4000-8000-000000000009', first!); // not that id's stream
+      expect(await a.lastKnown(accountId)).toMatchObject({ revision: 0, state: { available: 0 } });
+      // The gap is read when it counts: the stale entry costs one conflict, and the deposit lands on 25.
+      expect((await a.handle(accountId, deposit(1), context)).state).toMatchObject({ available: 26 });
+      expect(counted.conflicts).toBe(1);
+    });
+
+    it('keeps nothing without a cache', async () => {
+      const store = createInMemoryEventStore();
+      await accountsOn(store).handle(accountId, open, context);
+      let reads = 0;
+      const uncached = accountsOn(
+        {
+          ...store,
+          readStream: (...args) => {
+            reads++;
+            return store.readStream(...args);
+          },
+        },
+        0,
+      );
+      const [opened] = await eventsOf(store);
+      uncached.observe(accountId, opened!);
+      await uncached.lastKnown(accountId);
+      expect(reads).toBe(1);
+    });
+  });
 });

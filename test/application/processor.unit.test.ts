@@ -62,6 +62,9 @@ describe('partitioned processor', () => {
     handle?: (events: RecordedEvent[], fence: Fence) => Promise<void>,
   ) => {
     const handled: RecordedEvent[] = [];
+    /** Event ids shown to `observe`; each handled event is checked to have been shown first. */
+    const observed = new Set<string>();
+    let handledUnseen = 0;
     const processor = startPartitionedProcessor({
       name: 'things',
       partitions: PARTITIONS,
@@ -72,13 +75,17 @@ describe('partitioned processor', () => {
       eventTypes: ['Happened'],
       keyOf: (event) => String(event.data.key),
       handle: async (events, fence) => {
+        handledUnseen += events.filter((event) => !observed.has(event.id)).length;
         await handle?.(events, fence);
         handled.push(...events);
+      },
+      observe: (events) => {
+        for (const event of events) observed.add(event.id);
       },
       timing: TIMING,
     });
     stops.push(() => processor.stop());
-    return { handled, processor };
+    return { handled, observed, processor, handledUnseen: () => handledUnseen };
   };
 
   const expectInKeyOrder = (events: RecordedEvent[]) => {
@@ -108,6 +115,22 @@ describe('partitioned processor', () => {
       for (const event of i.handled)
         expect(held.has(partitionOf(String(event.data.key), PARTITIONS))).toBe(true);
     }
+  });
+
+  it('shows each instance every event of every partition, each before it is handled', async () => {
+    const store = createInMemoryEventStore();
+    const leases = createInMemoryPartitionLeases();
+    // Appended by another process: met by the readers only (not handed over as their own appends).
+    const { onAppended: _, ...elsewhere } = store;
+    const [a, b] = ['a', 'b'].map((owner) => instance(elsewhere, leases, owner));
+    await expect
+      .poll(() => [a, b].map((i) => i!.processor.status().held.length), { timeout: 5_000 })
+      .toEqual([4, 4]);
+    await appendKeyed(store, 200);
+    await expect.poll(() => a!.handled.length + b!.handled.length).toBe(200);
+    await expect.poll(() => [a!.observed.size, b!.observed.size]).toEqual([200, 200]);
+    expect(a!.handled.length).toBeLessThan(200);
+    expect([a!.handledUnseen(), b!.handledUnseen()]).toEqual([0, 0]);
   });
 
   it("takes over a dead instance's partitions once its leases run out, from their checkpoints", async () => {

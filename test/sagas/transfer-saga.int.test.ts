@@ -313,6 +313,44 @@ describe('transfer saga on PostgreSQL', () => {
     await expectNoDoubleSteps(store);
   });
 
+  it("keeps another instance's states current from the log: what it observes needs no read to be known", async () => {
+    const a = await bank.openWith(100);
+    const b = await bank.openWith(0);
+    let reads = 0;
+    const counted: EventStore = {
+      ...store,
+      readStream: (...args) => {
+        reads++;
+        return store.readStream(...args);
+      },
+      readSnapshot: (...args) => {
+        reads++;
+        return store.readSnapshot(...args);
+      },
+    };
+    const other = createBank(counted, sagaStore);
+    // The other instance knows both accounts as they were opened; then this one moves money.
+    await Promise.all([a, b].map((id) => other.banking.accounts.lastKnown(id)));
+    const position = (await allEvents(store)).at(-1)!.position;
+    running();
+    const { transferId } = await bank.banking.requestTransfer(
+      { fromAccountId: a, toAccountId: b, amount: 60 },
+      request,
+    );
+    await bank.settle([transferId]);
+    const observer = other.coordinator('observer');
+    observer.observe((await allEvents(store)).filter((event) => event.position > position));
+    reads = 0;
+    for (const id of [a, b])
+      expect(await other.banking.accounts.lastKnown(id)).toEqual(await bank.banking.accounts.load(id));
+    expect(await other.banking.transfers.lastKnown(transferId)).toEqual(
+      await bank.banking.transfers.load(transferId),
+    );
+    expect(reads).toBe(0);
+    await expectConservation(store);
+    await expectMoneyRules(store);
+  });
+
   it('keeps the deposit-first hazard safe: a held credit is never spendable', async () => {
     running();
     for (let round = 0; round < 15; round++) {
