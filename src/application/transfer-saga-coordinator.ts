@@ -42,8 +42,9 @@ export type TransferSagaCoordinator = {
    */
   handleBatch(events: RecordedEvent[], fence?: Fence): Promise<void>;
   /**
-   * Saga events of any partition, as the log shows them: the accounts and transfers this process
-   * knows move on by what other instances wrote (state-cache.ts: observe).
+   * Saga events of any partition, as the log shows them: the accounts this process knows move on
+   * by what other instances wrote (state-cache.ts: observe). A transfer's own events are followed
+   * as they are handled: only its partition's owner writes to it.
    */
   observe(events: readonly RecordedEvent[]): void;
   /** Stops what is in flight from retrying (a stop of the service). */
@@ -175,6 +176,9 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
   async function handleEvent(event: RecordedEvent, fence: Fence | undefined) {
     if (!isSagaEvent(event)) return;
     const transferId = String(event.data.transferId);
+    // A transfer event another process appended (the API's TransferRequested, a step before a
+    // takeover) is the transfer's next state here: no read to learn it.
+    transfers.observe(transferId, event);
     try {
       await retry(() => settleTraced(event, transferId, fence), POISON);
     } catch (error) {
@@ -219,11 +223,9 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
     stop: () => stopping.abort(),
     handleBatch,
     observe(events) {
-      for (const event of events) {
-        if (!isSagaEvent(event)) continue;
-        if ('accountId' in event.data) accounts.observe(String(event.data.accountId), event);
-        else transfers.observe(String(event.data.transferId), event);
-      }
+      for (const event of events)
+        if (isSagaEvent(event) && 'accountId' in event.data)
+          accounts.observe(String(event.data.accountId), event);
     },
     async retry(event) {
       if (!isSagaEvent(event)) throw new Error(`the saga does not handle ${event.type} events`);
