@@ -239,7 +239,7 @@ export async function generateWorkload(
               const source = accounts.get(fromAccountId)!.state;
               const expiry = onDeadline(
                 transfers.get(transferId)!.state,
-                source.status === 'Unopened' ? undefined : source.legs[transferId],
+                source.status === 'Unopened' ? undefined : source.legs.get(transferId),
                 new Date(now()),
               );
               for (const command of lateDebit ? [...reaction.commands, ...expiry] : expiry) {

@@ -1,4 +1,4 @@
-import type { Decider, Message } from '../domain/decider.ts';
+import { type Decider, type Message, snapshotStateOf, stateFromSnapshot } from '../domain/decider.ts';
 import type { EventMetadata, EventStore, RecordedEvent } from './ports/event-store.ts';
 import type { IdGenerator } from './ports/ids.ts';
 import { isConflict, type RetryPolicy, retry } from './retry.ts';
@@ -61,7 +61,7 @@ export function createCommandHandler<Command, Event extends Message, State>(
   async function fromSnapshot(stream: string): Promise<Loaded<State>> {
     const snapshot = await store.readSnapshot(stream);
     return snapshot !== null && snapshot.schemaVersion === decider.snapshotSchemaVersion
-      ? { state: snapshot.state as State, revision: snapshot.revision }
+      ? { state: stateFromSnapshot(decider, snapshot.state), revision: snapshot.revision }
       : { state: decider.initialState(), revision: 'no_stream' };
   }
 
@@ -90,7 +90,7 @@ export function createCommandHandler<Command, Event extends Message, State>(
     const snapshot = {
       revision: after.revision,
       schemaVersion: decider.snapshotSchemaVersion,
-      state: after.state,
+      state: snapshotStateOf(decider, after.state),
     };
     await store.writeSnapshot(streamName(id), snapshot).catch((error) => options.onSnapshotError?.(error));
   }

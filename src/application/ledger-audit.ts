@@ -1,3 +1,4 @@
+import { Map as ImmutableMap } from 'immutable';
 import {
   type AccountEvent,
   type AccountState,
@@ -85,17 +86,18 @@ const DEBITED_PHASES = new Set(['debited', 'refunded']);
 type KnownLeg = { leg: TransferLeg | undefined; steps: number };
 type KnownAccount = { state: AccountState; revision: number; legs: Map<string, KnownLeg> };
 
-const NO_LEGS: Readonly<Record<string, TransferLeg>> = Object.freeze({});
+const NO_LEGS = ImmutableMap<string, TransferLeg>();
 
 /**
  * Folds the whole log, in log order, with the domain's own `evolve` (so a new event type is
  * audited as the aggregates apply it), and checks what must hold of every account and transfer.
  * Memory grows with the number of aggregates, never with the number of events.
  *
- * An account's `legs` record is kept apart, one entry per transfer: evolve copies the whole
- * record at each event, which over a long history is quadratic (60% of the fold's time on
- * bench:replay's log). Each event is evolved on the account with the one leg it concerns, which
- * is all evolve reads of it.
+ * An account's `legs` record is kept apart, one entry per transfer beside the audit's own record
+ * of the steps seen for it, so each leg is held once: each event is evolved on the account with
+ * the one leg it concerns, which is all evolve reads of it. (It was first kept apart because
+ * evolve copied the whole record at each event, quadratic over a long history: 60% of the fold's
+ * time on bench:replay's log, before the legs became a persistent map.)
  */
 export function createLedgerAudit(findings: Findings) {
   const accounts = new Map<string, KnownAccount>();
@@ -125,7 +127,7 @@ export function createLedgerAudit(findings: Findings) {
     const before: AccountState =
       known.state.status === 'Unopened' || transferId === undefined
         ? known.state
-        : { ...known.state, legs: leg?.leg ? { [transferId]: leg.leg } : NO_LEGS };
+        : { ...known.state, legs: leg?.leg ? NO_LEGS.set(transferId, leg.leg) : NO_LEGS };
     const evolved = accountDecider.evolve(before, event as unknown as AccountEvent);
     known.revision = event.revision;
     known.state = evolved;
@@ -136,14 +138,14 @@ export function createLedgerAudit(findings: Findings) {
       const bit = stepBit(event.type);
       const steps = leg?.steps ?? 0;
       if (leg) {
-        leg.leg = evolved.legs[transferId];
+        leg.leg = evolved.legs.get(transferId);
         leg.steps = steps | bit;
-      } else known.legs.set(transferId, { leg: evolved.legs[transferId], steps: bit });
+      } else known.legs.set(transferId, { leg: evolved.legs.get(transferId), steps: bit });
       if (steps & bit) {
         findings.report({
           check: 'leg-once',
           subject: `account ${id}`,
-          detail: `${event.type} for transfer ${transferId} recorded again (the leg is ${evolved.legs[transferId]?.phase})`,
+          detail: `${event.type} for transfer ${transferId} recorded again (the leg is ${evolved.legs.get(transferId)?.phase})`,
           position: event.position,
         });
       }

@@ -248,7 +248,7 @@ export function createTransferSagaCoordinator(deps: TransferSagaCoordinatorDeps)
                   : (await accounts.load(state.details.fromAccountId)).state;
               const commands = onDeadline(
                 state,
-                source?.status === 'Unopened' ? undefined : source?.legs[transferId],
+                source?.status === 'Unopened' ? undefined : source?.legs.get(transferId),
                 now,
               );
               for (const command of commands) await execute(command, ctx);

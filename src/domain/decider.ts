@@ -14,7 +14,24 @@ export type Decider<Command, Event, State> = {
   initialState: () => State;
   /** Bumped whenever the state's shape changes; older snapshots are then ignored. */
   snapshotSchemaVersion: number;
+  /**
+   * How a snapshot stores the state (plain JSON data) and reads it back, for a state holding a
+   * structure JSON does not keep; without it the state is stored as it is.
+   */
+  snapshot?: { write: (state: State) => unknown; read: (stored: unknown) => State };
 };
+
+/** The state as a snapshot stores it (Decider.snapshot). */
+export const snapshotStateOf = <State>(
+  decider: Pick<Decider<never, never, State>, 'snapshot'>,
+  state: State,
+) => (decider.snapshot ? decider.snapshot.write(state) : state);
+
+/** The state a snapshot stored (Decider.snapshot). */
+export const stateFromSnapshot = <State>(
+  decider: Pick<Decider<never, never, State>, 'snapshot'>,
+  stored: unknown,
+) => (decider.snapshot ? decider.snapshot.read(stored) : (stored as State));
 
 export const fold = <Event, State>(
   decider: Pick<Decider<unknown, Event, State>, 'evolve'>,

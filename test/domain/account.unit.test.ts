@@ -340,7 +340,7 @@ describe('RefundTransferDebit', () => {
       accountDecider.initialState(),
     );
     expect(state).toMatchObject({ status: 'Closed', available: 300, pending: 0 });
-    expect(state.status === 'Closed' && state.legs[transferId]).toEqual({
+    expect(state.status === 'Closed' && state.legs.get(transferId)).toEqual({
       side: 'debit',
       amount: 300,
       phase: 'refunded',

@@ -2,6 +2,7 @@ import { createAggregateRepository } from '../../application/aggregate-repositor
 import { randomIds } from '../../application/ports/ids.ts';
 import { loadConfig } from '../../config.ts';
 import { accountDecider, accountStreamName } from '../../domain/account/index.ts';
+import { type Decider, type Message, snapshotStateOf } from '../../domain/decider.ts';
 import { transferDecider, transferStreamName } from '../../domain/transfer/index.ts';
 import { type CliDeps, CliFailure, runWithDatabase } from './database.ts';
 import { print } from './output.ts';
@@ -13,32 +14,30 @@ type Taken = { stream: string; revision: number };
 
 function snapshotTaker({ store }: CliDeps) {
   const common = { store, ids: randomIds, snapshotEvery: 0 };
-  const kinds = {
-    account: {
-      repository: createAggregateRepository({
-        ...common,
-        decider: accountDecider,
-        streamName: accountStreamName,
-      }),
-      schemaVersion: accountDecider.snapshotSchemaVersion,
-    },
-    transfer: {
-      repository: createAggregateRepository({
-        ...common,
-        decider: transferDecider,
-        streamName: transferStreamName,
-      }),
-      schemaVersion: transferDecider.snapshotSchemaVersion,
-    },
-  };
   /** Loads the aggregate (latest snapshot + tail) and stores its state at the stream's head. */
-  return async (stream: string): Promise<Taken | null> => {
+  const taker = <Command, Event extends Message, State>(
+    decider: Decider<Command, Event, State>,
+    streamName: (id: string) => string,
+  ) => {
+    const repository = createAggregateRepository({ ...common, decider, streamName });
+    return async (stream: string, id: string): Promise<Taken | null> => {
+      const { state, revision } = await repository.load(id);
+      if (revision === 'no_stream') return null;
+      await store.writeSnapshot(stream, {
+        revision,
+        schemaVersion: decider.snapshotSchemaVersion,
+        state: snapshotStateOf(decider, state),
+      });
+      return { stream, revision };
+    };
+  };
+  const kinds = {
+    account: taker(accountDecider, accountStreamName),
+    transfer: taker(transferDecider, transferStreamName),
+  };
+  return (stream: string): Promise<Taken | null> => {
     const kind = stream.startsWith('account-') ? 'account' : 'transfer';
-    const { repository, schemaVersion } = kinds[kind];
-    const { state, revision } = await repository.load(stream.slice(kind.length + 1));
-    if (revision === 'no_stream') return null;
-    await store.writeSnapshot(stream, { revision, schemaVersion, state });
-    return { stream, revision };
+    return kinds[kind](stream, stream.slice(kind.length + 1));
   };
 }
 

@@ -1,3 +1,4 @@
+import { Map as ImmutableMap } from 'immutable';
 import { assertNever, type Decider } from '../decider.ts';
 import { DomainError } from '../errors.ts';
 import { assertAmount, assertCurrency, assertSafeSum, isSafeSum } from '../money.ts';
@@ -36,7 +37,7 @@ const requireLeg = <Side extends TransferLeg['side']>(
   transferId: string,
   side: Side,
 ): Extract<TransferLeg, { side: Side }> => {
-  const leg = account.legs[transferId];
+  const leg = account.legs.get(transferId);
   if (leg?.side !== side) {
     throw new DomainError('TRANSFER_LEG_NOT_FOUND', `No ${side} for transfer ${transferId} on this account`);
   }
@@ -47,10 +48,9 @@ const requireLeg = <Side extends TransferLeg['side']>(
  * The transfers whose debit this account recorded and has not given back (legs still `debited`):
  * the ones a close must see COMPLETED first. A completed transfer's leg stays `debited` forever.
  */
-export const debitedLegs = (account: OpenedAccount): string[] =>
-  Object.entries(account.legs)
-    .filter(([, leg]) => leg.side === 'debit' && leg.phase === 'debited')
-    .map(([transferId]) => transferId);
+export const debitedLegs = (account: OpenedAccount): string[] => [
+  ...account.legs.filter((leg) => leg.side === 'debit' && leg.phase === 'debited').keys(),
+];
 
 const unsettledDebits = (account: OpenedAccount, settled: readonly string[]): string[] => {
   const known = new Set(settled);
@@ -117,7 +117,7 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
     case 'HoldTransferCredit': {
       const { transferId, amount, currency, fromAccountId } = command.data;
       const account = requireOpened(state);
-      if (account.legs[transferId]) return [];
+      if (account.legs.has(transferId)) return [];
       assertAmount(amount);
       requireCurrency(account, currency);
       // Refusals are events: the saga cancels the transfer at once, with this reason.
@@ -145,7 +145,7 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
     }
     case 'CancelTransferCredit': {
       const { transferId } = command.data;
-      const leg = requireOpened(state).legs[transferId];
+      const leg = requireOpened(state).legs.get(transferId);
       // Nothing held yet: the saga cancels a hold that lands later, when it sees it.
       if (leg === undefined || leg.phase === 'cancelled' || leg.phase === 'refused') return [];
       if (leg.side !== 'credit' || leg.phase !== 'held') {
@@ -157,7 +157,7 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       const { transferId, amount, currency, toAccountId } = command.data;
       const account = requireOpened(state);
       // Recorded already, rejected, or voided by the deadline: either way nothing more to do here.
-      if (account.legs[transferId]) return [];
+      if (account.legs.has(transferId)) return [];
       assertAmount(amount);
       requireCurrency(account, currency);
       const reason =
@@ -177,7 +177,7 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
       const { transferId, amount, toAccountId, reason } = command.data;
       const account = requireOpened(state);
       // The debit (or its rejection) was recorded first: the pivot is decided, the void does nothing.
-      if (account.legs[transferId]) return [];
+      if (account.legs.has(transferId)) return [];
       return [{ type: 'TransferDebitVoided', data: { accountId, transferId, amount, toAccountId, reason } }];
     }
     case 'RefundTransferDebit': {
@@ -219,7 +219,7 @@ export function decideAccount(command: AccountCommand, state: AccountState): Acc
 
 const withLeg = (account: OpenedAccount, transferId: string, leg: TransferLeg) => ({
   ...account,
-  legs: { ...account.legs, [transferId]: leg },
+  legs: account.legs.set(transferId, leg),
 });
 
 export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
@@ -232,7 +232,7 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       currency,
       available: 0,
       pending: 0,
-      legs: {},
+      legs: ImmutableMap<string, TransferLeg>(),
       cashOperations: {},
     };
   }
@@ -302,6 +302,16 @@ export const accountDecider: Decider<AccountCommand, AccountEvent, AccountState>
   // 3: cashOperations by id and time, voided debit legs. Older snapshots are ignored and the state
   // is folded from events.
   snapshotSchemaVersion: 3,
+  // The legs as a plain object keyed by transfer id: the shape snapshots have always had.
+  snapshot: {
+    write: (state) => (state.status === 'Unopened' ? state : { ...state, legs: state.legs.toObject() }),
+    read: (stored) => {
+      const state = stored as AccountState | (OpenedAccount & { legs: Record<string, TransferLeg> });
+      return state.status === 'Open' || state.status === 'Closed'
+        ? { ...state, legs: ImmutableMap(state.legs) }
+        : (state as AccountState);
+    },
+  },
 };
 
 export const accountStreamName = (accountId: string): string => `account-${accountId}`;
